@@ -1,0 +1,649 @@
+"""The round-robin store: a ladder of tiers over segments of series, appends that
+consolidate as intervals complete, and reads that pick the right tier.
+
+Series live in *segments*: groups of columns sharing one ring file per tier, so one
+tick writes one row per segment and tier. The first segment is made exactly as wide as
+the first sample; series that appear later take a spare column, the column of a series
+whose history has aged out of every tier, or a new segment (`SPARE_WIDTH` columns).
+
+Time rules (documented in docs/storage.md):
+- a sample's time is floored to the base step; the store keeps strictly increasing
+  times: a sample for a time already stored or older (a repeated tick, a wall clock
+  that stepped back) is dropped and counted, never written over history;
+- a clock that jumps forward is downtime: the skipped time reads as gaps;
+- a coarse row is written when its interval has completed (the first sample past it
+  arrives), from the finer tier's rows on disk, only if at least `xff` of it is known.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from sysmond.config import DEFAULT_TIERS, TierConfig
+from sysmond.errors import QueryError, StoreError, StoreFormatError, StoreLockedError
+from sysmond.store import format as fmt
+from sysmond.store.catalog import (
+    CATALOG,
+    WRITER,
+    Catalog,
+    SegmentEntry,
+    boot_id,
+    load_catalog,
+    read_writer_state,
+    write_atomic,
+)
+from sysmond.store.consolidate import merge_values, merge_weighted
+from sysmond.store.ladder import ladder_problems
+from sysmond.store.tier import NAN32, Ring, column_selector
+
+log = logging.getLogger(__name__)
+
+SPARE_WIDTH = 16
+LOCK = "lock"
+
+
+class QueryResult(NamedTuple):
+    """Columnar answer of a query: one row of avg/min/max per name, NaN for gaps."""
+
+    tier: str
+    step: int  # seconds per point
+    start: int  # time of the first point
+    end: int  # end of the last point's interval (exclusive)
+    timestamps: np.ndarray  # int64, start of each point's interval
+    names: tuple[str, ...]
+    avg: np.ndarray  # float64[len(names), points]
+    min: np.ndarray
+    max: np.ndarray
+
+
+class TierInfo(NamedTuple):
+    name: str
+    step: int
+    retention: int
+    rows: int
+    first: int | None
+    last: int | None
+    bytes: int
+
+
+class StoreInfo(NamedTuple):
+    path: str
+    base_step: int
+    tiers: tuple[TierInfo, ...]
+    series: tuple[str, ...]
+    segments: int
+    files_bytes: int
+    last_time: int | None
+    dropped: int
+
+
+class _Segment:
+    def __init__(self, entry: SegmentEntry, rings: list[Ring]) -> None:
+        self.id = entry.id
+        self.columns = entry.columns
+        self.rings = rings
+
+    @property
+    def width(self) -> int:
+        return len(self.columns)
+
+
+def ring_name(segment: int, tier: str) -> str:
+    return f"s{segment:04d}-{tier}.ring"
+
+
+class Store:
+    """A directory of ring files. Open it with `Store.open`."""
+
+    def __init__(self, path: Path, catalog: Catalog, *, readonly: bool, xff: float) -> None:
+        self.path = path
+        self.tiers = catalog.tiers
+        self.base_step = catalog.tiers[0].step
+        self.readonly = readonly
+        self.xff = xff
+        # Seconds one raw sample stands for (the collection interval); coverage of a
+        # coarse row counts known samples times this.
+        self.sample_interval = self.base_step
+        self.dropped = 0
+        self.recovered: list[str] = []
+        self._catalog = catalog
+        self._catalog_mtime = 0.0
+        self._segments: list[_Segment] = []
+        self._index: dict[str, tuple[int, int]] = {}
+        self._plan_keys: tuple[str, ...] | None = None
+        self._plan: list[tuple[_Segment, np.ndarray, np.ndarray]] = []
+        self._lock_fd: int | None = None
+        self.last_time: int | None = None
+        self._pending: list[int] = [0] * len(self.tiers)
+
+    # --- opening -------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], tiers: Sequence[TierConfig] | None = None,
+             *, readonly: bool = False, xff: float = 0.5, quarantine: bool = False) -> Store:
+        """Given a store directory, open it for writing (taking its lock) or reading.
+
+        A new store is created with `tiers` (default: the standard ladder). Raise
+        StoreError if the ladder is invalid or differs from the store's,
+        StoreLockedError if another process writes to it, StoreFormatError naming the
+        file if one is damaged -- unless `quarantine`, in which case damaged files are
+        moved aside (listed in `store.recovered`) and fresh ones start.
+        """
+        path = Path(path)
+        if tiers is not None:
+            problems = ladder_problems(tiers)
+            if problems:
+                raise StoreError("invalid tier ladder: " + "; ".join(problems))
+        if readonly:
+            store = cls(path, load_catalog(path), readonly=True, xff=xff)
+            store._open_segments(quarantine=False)
+            store._init_positions()
+            return store
+        path.mkdir(parents=True, exist_ok=True)
+        lock_fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock_fd)
+            raise StoreLockedError(f"{path}: another sysmond process is writing to this "
+                                   "store") from None
+        try:
+            store = cls._open_writer(path, tiers, xff, quarantine)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        store._lock_fd = lock_fd
+        return store
+
+    @classmethod
+    def _open_writer(cls, path: Path, tiers: Sequence[TierConfig] | None, xff: float,
+                     quarantine: bool) -> Store:
+        recovered: list[str] = []
+        if (path / CATALOG).exists():
+            try:
+                catalog = load_catalog(path)
+            except StoreFormatError as e:
+                if not quarantine:
+                    raise
+                recovered.append(_move_store_aside(path, e))
+                catalog = Catalog(tuple(tiers or DEFAULT_TIERS))
+                write_atomic(path / CATALOG, catalog.to_json())
+        else:
+            catalog = Catalog(tuple(tiers or DEFAULT_TIERS))
+            write_atomic(path / CATALOG, catalog.to_json())
+        if tiers is not None and tuple(tiers) != catalog.tiers:
+            raise StoreError(
+                f"{path / CATALOG}: the store was made with tiers "
+                f"{_ladder_text(catalog.tiers)}, the configuration asks for "
+                f"{_ladder_text(tuple(tiers))}; a new ladder needs a new store (move "
+                f"{path} aside, or restore the old tiers)")
+        store = cls(path, catalog, readonly=False, xff=xff)
+        store.recovered = recovered
+        store._open_segments(quarantine=quarantine)
+        store._recover_after_power_loss()
+        store._init_positions()
+        write_atomic(path / WRITER, {"boot_id": boot_id(), "pid": os.getpid(),
+                                     "clean": False, "flushed": store.last_time or 0})
+        return store
+
+    def _open_segments(self, *, quarantine: bool) -> None:
+        segments = []
+        for entry in self._catalog.segments:
+            rings = []
+            for tier in self.tiers:
+                kind = fmt.KIND_RAW if tier is self.tiers[0] else fmt.KIND_CONSOLIDATED
+                want = fmt.Header(fmt.FORMAT_VERSION, kind, tier.step, tier.rows,
+                                  len(entry.columns), entry.id)
+                file = self.path / ring_name(entry.id, tier.name)
+                try:
+                    header = fmt.read_header(file)
+                    if header != want:
+                        raise StoreFormatError(str(file), f"header {tuple(header)} does "
+                                               f"not match the catalog's {tuple(want)}")
+                except StoreFormatError as e:
+                    if not quarantine or self.readonly:
+                        raise
+                    self.recovered.append(_move_file_aside(file, e))
+                    fmt.create(file, want)
+                    header = want
+                rings.append(Ring(file, header, writable=not self.readonly))
+            segments.append(_Segment(entry, rings))
+        self._segments = segments
+        self._index = {name: (si, ci) for si, seg in enumerate(segments)
+                       for ci, name in enumerate(seg.columns) if name}
+        self._plan_keys = None
+        try:
+            self._catalog_mtime = (self.path / CATALOG).stat().st_mtime
+        except OSError:
+            self._catalog_mtime = 0.0
+
+    def _recover_after_power_loss(self) -> None:
+        """After a crash that took the page cache with it (a new boot id), rows newer
+        than the last msync may be torn: drop them rather than show stale cells."""
+        state = read_writer_state(self.path)
+        if not state or state.get("clean") or state.get("boot_id") == boot_id():
+            return
+        flushed = int(state.get("flushed") or 0)
+        dropped = sum(r.invalidate_after(flushed) for s in self._segments for r in s.rings)
+        if dropped:
+            log.warning("%s: unclean shutdown in an earlier boot; dropped %d rows newer "
+                        "than the last flush", self.path, dropped)
+
+    def _init_positions(self) -> None:
+        lasts = [[r.last_valid() for r in seg.rings] for seg in self._segments]
+        raw = [x[0] for x in lasts if x[0] is not None]
+        self.last_time = max(raw) if raw else None
+        for k, tier in enumerate(self.tiers[1:], start=1):
+            done = [x[k] for x in lasts if x[k] is not None]
+            self._pending[k] = (max(done) // tier.step + 1) if done else 0
+
+    def refresh(self) -> None:
+        """For readers: pick up segments the writer added since this store was opened."""
+        try:
+            mtime = (self.path / CATALOG).stat().st_mtime
+        except OSError:
+            return
+        if mtime != self._catalog_mtime:
+            self._catalog = load_catalog(self.path)
+            self._open_segments(quarantine=False)
+
+    # --- writing -----------------------------------------------------------------------
+
+    def append(self, t: float, values: Mapping[str, float]) -> bool:
+        """Store one tick's values at time `t` (floored to the base step) and
+        consolidate the coarser tiers whose intervals it completes.
+
+        Return False (and store nothing) if `t` is not newer than the last stored time.
+        Raise StoreError if the store cannot be written (e.g. no space for a new series).
+        """
+        ts = int(t // self.base_step) * self.base_step
+        if ts <= 0:
+            raise StoreError(f"timestamp {t} is not after 1970")
+        if self.last_time is not None and ts <= self.last_time:
+            self.dropped += 1
+            return False
+        self._check_writable()
+        plan = self._plan_for(values)
+        vec = np.fromiter(values.values(), np.float32, len(values))
+        for seg, dst, src in plan:
+            row = np.full(seg.width, NAN32, np.float32)
+            row[dst] = vec[src]
+            seg.rings[0].write(ts, row)
+        self.last_time = ts
+        self._consolidate(ts)
+        return True
+
+    def append_many(self, ts: Sequence[float] | np.ndarray, names: Sequence[str],
+                    values: np.ndarray) -> int:
+        """Bulk-append rows (`values[i, j]` is series `names[j]` at `ts[i]`), e.g. to
+        backfill. Times must increase; those not newer than the last stored time are
+        dropped. Return how many rows were stored."""
+        stamps = (np.asarray(ts, dtype=np.float64) // self.base_step).astype(np.int64)
+        stamps *= self.base_step
+        values = np.asarray(values, dtype=np.float32)
+        if values.shape != (len(stamps), len(names)):
+            raise StoreError(f"values shape {values.shape} does not match "
+                             f"{len(stamps)} times x {len(names)} names")
+        if len(stamps) > 1 and np.any(np.diff(stamps) <= 0):
+            raise StoreError("append_many: times must strictly increase after flooring "
+                             f"to the {self.base_step}s step")
+        if self.last_time is not None:
+            keep = stamps > self.last_time
+            self.dropped += int((~keep).sum())
+            stamps, values = stamps[keep], values[keep]
+        if not len(stamps):
+            return 0
+        if stamps[0] <= 0:
+            raise StoreError("timestamps must be after 1970")
+        self._check_writable()
+        plan = self._plan_for(dict.fromkeys(names, 0.0))
+        # Chunks shorter than half the raw ring, so consolidation reads every row
+        # before the ring laps over it.
+        chunk_span = max(self.base_step, self.tiers[0].retention // 2)
+        i = 0
+        while i < len(stamps):
+            j = int(np.searchsorted(stamps, stamps[i] + chunk_span, side="left"))
+            j = max(j, i + 1)
+            for seg, dst, src in plan:
+                block = np.full((j - i, seg.width), NAN32, np.float32)
+                block[:, dst] = values[i:j][:, src]
+                seg.rings[0].write_many(stamps[i:j], block)
+            self.last_time = int(stamps[j - 1])
+            self._consolidate(self.last_time)
+            i = j
+        return len(stamps)
+
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise StoreError(f"{self.path}: store is open read-only")
+
+    def _plan_for(self, values: Mapping[str, float]) -> list[
+            tuple[_Segment, np.ndarray, np.ndarray]]:
+        """Return, per segment, where each of `values` goes (cached while the set of
+        names stays the same, which is nearly every tick)."""
+        keys = tuple(values)
+        if keys == self._plan_keys:
+            return self._plan
+        missing = [k for k in keys if k not in self._index]
+        if missing:
+            self._allocate(missing)
+        groups: dict[int, tuple[list[int], list[int]]] = {}
+        for src, name in enumerate(keys):
+            si, ci = self._index[name]
+            dst_list, src_list = groups.setdefault(si, ([], []))
+            dst_list.append(ci)
+            src_list.append(src)
+        self._plan = [(self._segments[si], np.array(d, np.intp), np.array(s, np.intp))
+                      for si, (d, s) in sorted(groups.items())]
+        self._plan_keys = keys
+        return self._plan
+
+    def _allocate(self, names: list[str]) -> None:
+        """Give each new series a column: a free one, one whose history aged out of
+        every tier, or one in a new segment. The catalog is rewritten once."""
+        names = list(dict.fromkeys(names))
+        catalog = self._catalog
+        free = [(si, ci) for si, seg in enumerate(self._segments)
+                for ci, name in enumerate(seg.columns) if not name]
+        if len(free) < len(names):
+            free += self._aged_out_columns()
+        taken = free[:len(names)]
+        for (si, ci), name in zip(taken, names):
+            old = self._segments[si].columns[ci]
+            if old:
+                self._index.pop(old, None)
+                log.info("series %s aged out; its column now holds %s", old, name)
+            self._segments[si].columns[ci] = name
+            self._index[name] = (si, ci)
+        rest = names[len(taken):]
+        if rest:
+            width = len(rest) if not self._segments else max(len(rest), SPARE_WIDTH)
+            seg_id = max((s.id for s in catalog.segments), default=-1) + 1
+            entry = SegmentEntry(seg_id, rest + [""] * (width - len(rest)))
+            rings = []
+            try:
+                for k, tier in enumerate(self.tiers):
+                    kind = fmt.KIND_RAW if k == 0 else fmt.KIND_CONSOLIDATED
+                    header = fmt.Header(fmt.FORMAT_VERSION, kind, tier.step, tier.rows,
+                                        width, seg_id)
+                    file = self.path / ring_name(seg_id, tier.name)
+                    fmt.create(file, header)
+                    rings.append(Ring(file, header, writable=True))
+            except OSError as e:
+                for tier in self.tiers:
+                    (self.path / ring_name(seg_id, tier.name)).unlink(missing_ok=True)
+                for name in names:  # undo this allocation entirely
+                    if name in self._index:
+                        si, ci = self._index.pop(name)
+                        self._segments[si].columns[ci] = ""
+                raise StoreError(f"{self.path}: cannot create files for "
+                                 f"{len(rest)} new series: {e}") from e
+            catalog.segments.append(entry)
+            self._segments.append(_Segment(entry, rings))
+            for ci, name in enumerate(rest):
+                self._index[name] = (len(self._segments) - 1, ci)
+        try:
+            write_atomic(self.path / CATALOG, catalog.to_json())
+        except OSError as e:
+            raise StoreError(f"{self.path / CATALOG}: cannot record new series: {e}") from e
+        self._plan_keys = None
+
+    def _aged_out_columns(self) -> list[tuple[int, int]]:
+        """Columns whose series has no value left in any tier's live rows."""
+        if self.last_time is None:
+            return []
+        out = []
+        for si, seg in enumerate(self._segments):
+            seen = np.zeros(seg.width, bool)
+            for ring in seg.rings:
+                first = self.last_time - ring.retention + ring.step
+                first -= first % ring.step
+                valid, *planes = ring.read(first, ring.nrows, slice(None))
+                seen |= ~np.isnan(planes[0][valid]).all(axis=0)
+            out += [(si, int(ci)) for ci in np.nonzero(~seen)[0] if seg.columns[ci]]
+        return out
+
+    def _consolidate(self, ts: int) -> None:
+        """Write the coarse rows of every interval that `ts` shows to be complete."""
+        for k in range(1, len(self.tiers)):
+            current = ts // self.tiers[k].step
+            if current <= self._pending[k]:
+                break  # nothing completed here, so nothing coarser can have either
+            self._consolidate_tier(k, self._pending[k], current)
+            self._pending[k] = current
+
+    def _consolidate_tier(self, k: int, first: int, stop: int) -> None:
+        """Consolidate the intervals [first, stop) of tier k that have finer data."""
+        fine, coarse = self.tiers[k - 1], self.tiers[k]
+        ratio = coarse.step // fine.step
+        # After downtime or at start, only the intervals the finer ring has rows for.
+        runs = [(first, 1)] if stop - first == 1 else self._runs_with_data(k - 1, first, stop)
+        per_read = max(1, self.tiers[k - 1].rows // ratio)
+        for begin, count in runs:
+            for at in range(begin, begin + count, per_read):
+                self._consolidate_run(k, at, min(per_read, begin + count - at), ratio)
+
+    def _runs_with_data(self, k: int, first: int, stop: int) -> list[tuple[int, int]]:
+        """Runs (first interval, count) of tier k+1's intervals in [first, stop) that
+        hold at least one data row of tier k, newest lap of tier k+1 only."""
+        coarse = self.tiers[k + 1]
+        first = max(first, stop - coarse.rows)
+        times: list[np.ndarray] = []
+        for seg in self._segments:
+            ring = seg.rings[k]
+            t = np.asarray(ring.t)
+            slots = np.arange(ring.nrows, dtype=np.int64)
+            ok = (t > 0) & (t % ring.step == 0) & ((t // ring.step) % ring.nrows == slots)
+            times.append(t[ok])
+        if not times:
+            return []
+        intervals = np.unique(np.concatenate(times) // coarse.step)
+        intervals = intervals[(intervals >= first) & (intervals < stop)]
+        if not len(intervals):
+            return []
+        breaks = np.nonzero(np.diff(intervals) != 1)[0] + 1
+        return [(int(run[0]), len(run)) for run in np.split(intervals, breaks)]
+
+    def _consolidate_run(self, k: int, first: int, n: int, ratio: int) -> None:
+        fine, coarse = self.tiers[k - 1], self.tiers[k]
+        start = first * coarse.step
+        stamps = start + np.arange(n, dtype=np.int64) * coarse.step
+        unit = self.sample_interval if k == 1 else fine.step
+        for seg in self._segments:
+            valid, *planes = seg.rings[k - 1].read(start, n * ratio, slice(None))
+            if not valid.any():
+                continue
+            shape = (n, ratio, seg.width)
+            if k == 1:
+                merged = merge_values(planes[0].reshape(shape))
+            else:
+                avg, mn, mx, cov = (p.reshape(shape) for p in planes)
+                merged = merge_weighted(avg, mn, mx, cov.astype(np.float32) / fmt.COV_SCALE)
+            cover = np.minimum(merged.known * (unit / coarse.step), 1.0)
+            ok = cover >= self.xff - 1e-9
+            rows = ok.any(axis=1)
+            if not rows.any():
+                continue
+            ok = ok[rows]
+            avg = np.where(ok, merged.avg[rows], np.nan).astype(np.float32)
+            mn = np.where(ok, merged.min[rows], np.nan).astype(np.float32)
+            mx = np.where(ok, merged.max[rows], np.nan).astype(np.float32)
+            cov = np.where(ok, np.rint(cover[rows] * fmt.COV_SCALE), 0).astype(np.uint16)
+            seg.rings[k].write_many(stamps[rows], avg, mn, mx, cov)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def series(self) -> list[str]:
+        """Every series with history in the store, sorted."""
+        if self.readonly:
+            self.refresh()
+        return sorted(self._index)
+
+    def choose_tier(self, start: float, now: float) -> int:
+        """Index of the finest tier whose retention reaches back to `start`."""
+        for k, tier in enumerate(self.tiers):
+            if start >= now - tier.retention:
+                return k
+        return len(self.tiers) - 1
+
+    def query(self, names: Sequence[str], start: float, end: float, *, points: int = 1000,
+              tier: str | None = None, now: float | None = None) -> QueryResult:
+        """Given series names and a time range, return avg/min/max per point.
+
+        The finest tier that reaches back to `start` answers (or `tier`). When it holds
+        more rows than `points`, rows merge into buckets aligned to multiples of the
+        bucket length. Raise QueryError for unknown names or tiers, or a bad range.
+        """
+        if self.readonly:
+            self.refresh()
+        if not names:
+            raise QueryError("no series asked for")
+        unknown = [n for n in names if n not in self._index]
+        if unknown:
+            raise QueryError("unknown series: " + ", ".join(unknown))
+        if not (math.isfinite(start) and math.isfinite(end)) or end < start:
+            raise QueryError(f"bad time range: start {start}, end {end}")
+        if points < 1:
+            raise QueryError(f"points must be at least 1, got {points}")
+        now = time.time() if now is None else now
+        if tier is None:
+            k = self.choose_tier(start, now)
+        else:
+            names_ = [t.name for t in self.tiers]
+            if tier not in names_:
+                raise QueryError(f"unknown tier {tier!r}; tiers are {', '.join(names_)}")
+            k = names_.index(tier)
+        step = self.tiers[k].step
+        first = int(start // step) * step
+        last = int(end // step) * step
+        n = (last - first) // step + 1
+        per = -(-n // points)
+        if per > 1:
+            bucket = per * step
+            first = first // bucket * bucket
+            last = last // bucket * bucket + bucket - step
+            n = (last - first) // step + 1
+        raw = k == 0
+        nb = n // per
+        avg = np.full((nb, len(names)), np.nan)
+        mn = np.full((nb, len(names)), np.nan)
+        mx = np.full((nb, len(names)), np.nan)
+        by_segment: dict[int, list[tuple[int, int]]] = {}
+        for j, name in enumerate(names):
+            si, ci = self._index[name]
+            by_segment.setdefault(si, []).append((j, ci))
+        segments = self._segments
+        for si, pairs in by_segment.items():
+            pairs.sort(key=lambda p: p[1])
+            out_idx = np.array([p[0] for p in pairs], np.intp)
+            cols = np.array([p[1] for p in pairs], np.intp)
+            _, *planes = segments[si].rings[k].read(first, n, column_selector(cols))
+            if per == 1:
+                if raw:
+                    avg[:, out_idx] = mn[:, out_idx] = mx[:, out_idx] = planes[0]
+                else:
+                    avg[:, out_idx], mn[:, out_idx], mx[:, out_idx] = planes[:3]
+                continue
+            shape = (nb, per, len(cols))
+            if raw:
+                merged = merge_values(planes[0].reshape(shape))
+            else:
+                a, lo, hi, cov = (p.reshape(shape) for p in planes)
+                merged = merge_weighted(a, lo, hi, cov.astype(np.float32) / fmt.COV_SCALE)
+            avg[:, out_idx] = merged.avg
+            mn[:, out_idx] = merged.min
+            mx[:, out_idx] = merged.max
+        stamps = first + np.arange(nb, dtype=np.int64) * per * step
+        return QueryResult(self.tiers[k].name, per * step, first, first + nb * per * step,
+                           stamps, tuple(names), avg.T, mn.T, mx.T)
+
+    # --- upkeep --------------------------------------------------------------------------
+
+    def info(self) -> StoreInfo:
+        """What a person wants to know about the store: tiers, series, time, size."""
+        if self.readonly:
+            self.refresh()
+        tiers = []
+        for k, tier in enumerate(self.tiers):
+            firsts = [s.rings[k].first_valid() for s in self._segments]
+            lasts = [s.rings[k].last_valid() for s in self._segments]
+            size = sum(s.rings[k].path.stat().st_size for s in self._segments)
+            tiers.append(TierInfo(tier.name, tier.step, tier.retention, tier.rows,
+                                  min((f for f in firsts if f is not None), default=None),
+                                  max((x for x in lasts if x is not None), default=None),
+                                  size))
+        return StoreInfo(str(self.path), self.base_step, tuple(tiers),
+                         tuple(sorted(self._index)), len(self._segments),
+                         sum(t.bytes for t in tiers), tiers[0].last, self.dropped)
+
+    @staticmethod
+    def budget(n_series: int, tiers: Sequence[TierConfig] = DEFAULT_TIERS) -> int:
+        """Bytes the ring files of a store holding `n_series` series in one segment take
+        (each later segment adds its own width's worth, at least SPARE_WIDTH series)."""
+        return sum(fmt.file_size(fmt.KIND_RAW if k == 0 else fmt.KIND_CONSOLIDATED,
+                                 tier.rows, n_series) for k, tier in enumerate(tiers))
+
+    def flush(self) -> None:
+        """msync every file, then record how far the data on disk is known good."""
+        if self.readonly:
+            return
+        for seg in self._segments:
+            for ring in seg.rings:
+                ring.flush()
+        write_atomic(self.path / WRITER, {"boot_id": boot_id(), "pid": os.getpid(),
+                                          "clean": False, "flushed": self.last_time or 0})
+
+    def close(self) -> None:
+        """Flush (when writing), mark the shutdown clean, release the lock."""
+        if not self.readonly and self._lock_fd is not None:
+            try:
+                self.flush()
+                write_atomic(self.path / WRITER, {"boot_id": boot_id(), "pid": os.getpid(),
+                                                  "clean": True,
+                                                  "flushed": self.last_time or 0})
+            finally:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+        for seg in self._segments:
+            for ring in seg.rings:
+                ring.close()
+        self._segments = []
+        self._index = {}
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _ladder_text(tiers: Sequence[TierConfig]) -> str:
+    return ", ".join(f"{t.name}={t.step}s/{t.retention}s" for t in tiers)
+
+
+def _move_file_aside(file: Path, error: StoreFormatError) -> str:
+    dest = file.with_name(f"{file.name}.corrupt-{int(time.time())}")
+    if file.exists():
+        os.replace(file, dest)
+    log.error("%s; moved it to %s and started it afresh", error, dest.name)
+    return f"{error} -> moved to {dest}"
+
+
+def _move_store_aside(path: Path, error: StoreFormatError) -> str:
+    dest = path / f"corrupt-{int(time.time())}"
+    dest.mkdir()
+    for item in path.iterdir():
+        if item.name not in (LOCK, dest.name) and not item.name.startswith("corrupt-"):
+            shutil.move(str(item), dest / item.name)
+    log.error("%s; moved the store's files to %s and started a fresh store", error, dest)
+    return f"{error} -> moved to {dest}"
