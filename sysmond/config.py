@@ -434,7 +434,6 @@ def default_state_dir(env: Mapping[str, str] | None = None, uid: int | None = No
 _BROKEN = object()  # a value already reported as unreadable (an unknown tag, ...)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
-_MAX_DEPTH = 20  # deeper than any real config: a recursive alias
 
 
 class _Problems:
@@ -505,19 +504,24 @@ def _load(text: str, problems: _Problems) -> Any:
         raise ConfigError(f"{problems.source}: YAML: {exc}") from None
     if root is None:
         return {}
-    return _Plain(problems).value(root, (), 0)
+    problems.key_lines[()] = root.start_mark.line + 1
+    return _Plain(problems).value(root, ())
 
 
 def _syntax_problem(source: str, exc: yaml.MarkedYAMLError) -> str:
     mark = exc.problem_mark or exc.context_mark
     where = f"{source}:{mark.line + 1}" if mark else source
     what = exc.problem or exc.context or "not valid YAML"
-    if exc.problem and exc.context and exc.context_mark:
+    if exc.problem and exc.context and exc.problem.startswith("but "):
+        what = f"{exc.context}, {exc.problem}"  # "expected a single document, but found..."
+    elif exc.problem and exc.context and exc.context_mark:
         what += f" ({exc.context} from line {exc.context_mark.line + 1})"
     if "'\\t'" in what:
         what += "; indent with spaces, YAML does not allow tabs"
     elif "chomping or indentation indicators" in what:
         what += "; a value starting with > or | must be quoted, as in op: \">=\""
+    elif "mapping values are not allowed" in what:
+        what += "; a value holding ': ' must be quoted"
     elif "found '@'" in what or "found '`'" in what:
         what += "; a value starting with @ or ` must be quoted"
     return f"{where}: YAML syntax: {what}"
@@ -529,19 +533,27 @@ class _Plain:
     def __init__(self, problems: _Problems) -> None:
         self.problems = problems
         self.constructor = yaml.constructor.SafeConstructor()
+        self.open: set[int] = set()  # the lists and mappings being read, by id
 
-    def value(self, node: yaml.Node, path: KeyPath, depth: int) -> Any:
-        if depth > _MAX_DEPTH:
-            self.problems.add(path, "nested too deeply (an alias that contains itself?)")
+    def value(self, node: yaml.Node, path: KeyPath) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        if id(node) in self.open:
+            self.problems.add(path, "this alias refers to a list or mapping that contains it")
             return _BROKEN
-        if isinstance(node, yaml.MappingNode):
-            return self.mapping(node, path, depth)
-        if isinstance(node, yaml.SequenceNode):
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self.mapping(node, path)
             items = []
             for index, item in enumerate(node.value):
                 self.problems.key_lines[(*path, index)] = item.start_mark.line + 1
-                items.append(self.value(item, (*path, index), depth + 1))
+                items.append(self.value(item, (*path, index)))
             return items
+        finally:
+            self.open.discard(id(node))
+
+    def scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
         if node.tag in _NUMBER_TAGS and ":" in node.value:
             # YAML 1.1 reads 22:00 as the base-60 number 1320; nobody means that here.
             return node.value
@@ -551,7 +563,7 @@ class _Plain:
             self.problems.add(path, f"cannot read this value: {exc.problem}")
             return _BROKEN
 
-    def mapping(self, node: yaml.MappingNode, path: KeyPath, depth: int) -> dict[str, Any]:
+    def mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         first: dict[str, int] = {}
         for key, _ in node.value:
             if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE_TAG:
@@ -573,7 +585,7 @@ class _Plain:
                                   line=key.start_mark.line + 1)
                 continue
             self.problems.key_lines[(*path, key.value)] = key.start_mark.line + 1
-            out[key.value] = self.value(value, (*path, key.value), depth + 1)
+            out[key.value] = self.value(value, (*path, key.value))
         return out
 
 
@@ -643,6 +655,7 @@ class _Reader:
         hints = _hints(cls)
         values = dict(given)
         known: dict[str, str] = {}
+        missing: list[str] = []
         for f in fields(cls):
             if f.name in given or (cls, f.name) in _NOT_READ:
                 continue
@@ -655,13 +668,20 @@ class _Reader:
             else:
                 value = default
                 if default is MISSING:
-                    self.problems.add(path, f"{key!r} is required")
+                    missing.append(key)
                     self.problems.bad.add((*path, key))
             if value is _INVALID or value is MISSING:
                 value = _placeholder(hints[f.name]) if default is MISSING else default
             values[f.name] = value
+        if missing:
+            names = [repr(key) for key in missing]
+            listed = " and ".join([", ".join(names[:-1]), names[-1]] if names[1:] else names)
+            self.problems.add(path, f"{listed} {'are' if names[1:] else 'is'} required")
         for key in data:
-            if key not in known:
+            if key in given:
+                self.problems.add((*path, key), f"unknown key (the {key} is the key above, "
+                                  f"{given[key]!r})")
+            elif key not in known:
                 self.problems.add((*path, key), _unknown_key(key, list(known), path))
         return cls(**values)
 
@@ -703,8 +723,8 @@ class _Reader:
 
     def keyed(self, item: type, raw: Any, path: KeyPath) -> Any:
         if not isinstance(raw, dict):
-            self.problems.add(path, f"expected a mapping of names to settings, got "
-                              f"{_show(raw)}")
+            self.problems.add(path, f"expected a mapping of names to settings ({{}} for "
+                              f"none), got {_show(raw)}")
             return _INVALID
         out = []
         for name, body in raw.items():
@@ -721,7 +741,9 @@ class _Reader:
             return _INVALID
         value = _typed(typ, raw, spec)
         if isinstance(value, _Wrong):
-            self.problems.add(path, value.message)
+            # `listen: 9180` is better told what a listen address is than to quote it.
+            shape = typ is str and spec.check and raw is not None and spec.check(str(raw))
+            self.problems.add(path, shape or value.message)
             return _INVALID
         problem = _check(value, raw, spec)
         if problem:
@@ -1131,6 +1153,18 @@ def _check_alerts(alerts: AlertsConfig, problems: _Problems) -> None:
         here: KeyPath = ("alerts", "channels", channel.name)
         if not channel.urls and channel.log_file is None and not problems.involve(here):
             problems.add(here, "has neither urls nor log_file, so it would deliver nowhere")
+    rules: KeyPath = ("alerts", "rules")
+    if rules not in problems.key_lines and rules not in problems.external:
+        # The default rules, against channels the file wrote: one message, not one per
+        # default rule, pointing at what the admin wrote.
+        wanted = sorted({name for rule in alerts.rules for name in rule.channels} - channels)
+        if wanted and not problems.broken(("alerts", "channels")):
+            listed = ", ".join(repr(name) for name in wanted)
+            them = "them" if wanted[1:] else "it"
+            problems.add(("alerts", "channels"), f"the default rules notify {listed}, not "
+                         f"defined here: define {them} here too, or write your own "
+                         f"alerts.rules")
+        return
     for rule in alerts.rules:
         here = ("alerts", "rules", rule.name)
         for index, name in enumerate(rule.channels):
