@@ -745,6 +745,8 @@ class _Reader:
             shape = typ is str and spec.check and raw is not None and spec.check(str(raw))
             self.problems.add(path, shape or value.message)
             return _INVALID
+        if spec.choices and isinstance(value, str):  # `level: INFO` means info
+            value = {c.lower(): c for c in spec.choices}.get(value.lower(), value)
         problem = _check(value, raw, spec)
         if problem:
             self.problems.add(path, problem)
@@ -1043,7 +1045,7 @@ def _cross_check(config: Config, problems: _Problems) -> None:
     _check_alerts(config.alerts, problems)
     report = config.report
     if report.enabled and report.output_dir is None and not problems.involve(
-            ("report",)):
+            ("report", "enabled"), ("report", "output_dir")):
         problems.add(("report", "output_dir"), "is required when report.enabled is true "
                      "(the directory the site is written to)", at=(("report", "enabled"),))
 
