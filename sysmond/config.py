@@ -10,10 +10,12 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import itertools
+import logging
 import math
 import os
 import pwd
 import re
+import threading
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass, replace
@@ -288,7 +290,7 @@ class Config:
 # Every problem of every stage is collected with its path and line; the Config is
 # returned only when there is none.
 
-KeyPath = tuple["str | int", ...]
+_KeyPath = tuple["str | int", ...]
 
 _DURATION_UNITS: dict[str, int] = {
     "y": 365 * 86_400, "w": 7 * 86_400, "d": 86_400, "h": 3_600, "m": 60, "s": 1,
@@ -331,6 +333,8 @@ def load_config(path: str | os.PathLike[str] | None, *,
     {"server.listen": "0.0.0.0:9180", "collection.interval": "5"}); they replace the
     file's values before validation, so a flag gets exactly the checks a key gets,
     cross-checks included, and its problems are reported as "command line: KEY: ...".
+    A relative path among them is taken from the current directory, as a shell user
+    expects (in the file, paths must be absolute).
     Raise ConfigError listing every problem if the file cannot be read or is invalid.
     """
     if path is None:
@@ -441,15 +445,15 @@ class _Problems:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.key_lines: dict[KeyPath, int] = {}  # 1-based line of every key and item
-        self.external: set[KeyPath] = set()  # paths set on the command line
-        self.bad: set[KeyPath] = set()  # paths with a problem: cross-checks skip them
+        self.key_lines: dict[_KeyPath, int] = {}  # 1-based line of every key and item
+        self.external: set[_KeyPath] = set()  # paths set on the command line
+        self.bad: set[_KeyPath] = set()  # paths with a problem: cross-checks skip them
         self._found: list[tuple[int, str]] = []
 
     def __bool__(self) -> bool:
         return bool(self._found)
 
-    def add(self, path: KeyPath, message: str, *, at: tuple[KeyPath, ...] = (),
+    def add(self, path: _KeyPath, message: str, *, at: tuple[_KeyPath, ...] = (),
             line: int | None = None) -> None:
         """Record a problem of `path`, on the line of the first of `at` (default `path`)
         the file has, else of the nearest enclosing key."""
@@ -467,7 +471,7 @@ class _Problems:
         self._found.append((line or 0, f"{where}: {name}: {message}" if name
                             else f"{where}: {message}"))
 
-    def _origin(self, candidates: tuple[KeyPath, ...]) -> KeyPath | None:
+    def _origin(self, candidates: tuple[_KeyPath, ...]) -> _KeyPath | None:
         for path in candidates:
             if path in self.external or path in self.key_lines:
                 return path
@@ -477,11 +481,11 @@ class _Problems:
                 return path[:n]
         return None
 
-    def involve(self, *paths: KeyPath) -> bool:
+    def involve(self, *paths: _KeyPath) -> bool:
         """Whether a problem was found at, above or below any of `paths`."""
         return any(bad[:len(p)] == p or p[:len(bad)] == bad for bad in self.bad for p in paths)
 
-    def broken(self, path: KeyPath) -> bool:
+    def broken(self, path: _KeyPath) -> bool:
         """Whether a problem was found at or above `path` (so it was not read at all)."""
         return any(path[:n] in self.bad for n in range(len(path) + 1))
 
@@ -535,7 +539,7 @@ class _Plain:
         self.constructor = yaml.constructor.SafeConstructor()
         self.open: set[int] = set()  # the lists and mappings being read, by id
 
-    def value(self, node: yaml.Node, path: KeyPath) -> Any:
+    def value(self, node: yaml.Node, path: _KeyPath) -> Any:
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
         if id(node) in self.open:
@@ -553,7 +557,7 @@ class _Plain:
         finally:
             self.open.discard(id(node))
 
-    def scalar(self, node: yaml.ScalarNode, path: KeyPath) -> Any:
+    def scalar(self, node: yaml.ScalarNode, path: _KeyPath) -> Any:
         if node.tag in _NUMBER_TAGS and ":" in node.value:
             # YAML 1.1 reads 22:00 as the base-60 number 1320; nobody means that here.
             return node.value
@@ -563,7 +567,7 @@ class _Plain:
             self.problems.add(path, f"cannot read this value: {exc.problem}")
             return _BROKEN
 
-    def mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
+    def mapping(self, node: yaml.MappingNode, path: _KeyPath) -> dict[str, Any]:
         first: dict[str, int] = {}
         for key, _ in node.value:
             if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE_TAG:
@@ -642,7 +646,7 @@ class _Reader:
     def __init__(self, problems: _Problems) -> None:
         self.problems = problems
 
-    def record(self, cls: type, data: Any, path: KeyPath, **given: Any) -> Any:
+    def record(self, cls: type, data: Any, path: _KeyPath, **given: Any) -> Any:
         """Given plain data for dataclass `cls`, return an instance, or None if data is
         not a mapping. A field with a problem gets its default (or a placeholder) so that
         reading goes on and finds the other problems."""
@@ -685,7 +689,7 @@ class _Reader:
                 self.problems.add((*path, key), _unknown_key(key, list(known), path))
         return cls(**values)
 
-    def value(self, hint: Any, raw: Any, path: KeyPath, spec: _Spec) -> Any:
+    def value(self, hint: Any, raw: Any, path: _KeyPath, spec: _Spec) -> Any:
         if raw is _BROKEN:
             return _INVALID
         optional = get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
@@ -705,7 +709,7 @@ class _Reader:
             return self.sequence(get_args(hint)[0], raw, path, spec)
         return self.scalar(hint, raw, path, spec)
 
-    def sequence(self, item: type, raw: Any, path: KeyPath, spec: _Spec) -> Any:
+    def sequence(self, item: type, raw: Any, path: _KeyPath, spec: _Spec) -> Any:
         if spec.keyed:
             return self.keyed(item, raw, path)
         if not isinstance(raw, list):
@@ -721,7 +725,7 @@ class _Reader:
                 out.append(value)
         return tuple(out)
 
-    def keyed(self, item: type, raw: Any, path: KeyPath) -> Any:
+    def keyed(self, item: type, raw: Any, path: _KeyPath) -> Any:
         if not isinstance(raw, dict):
             self.problems.add(path, f"expected a mapping of names to settings ({{}} for "
                               f"none), got {_show(raw)}")
@@ -736,7 +740,7 @@ class _Reader:
                 out.append(record)
         return tuple(out)
 
-    def scalar(self, typ: type, raw: Any, path: KeyPath, spec: _Spec) -> Any:
+    def scalar(self, typ: type, raw: Any, path: _KeyPath, spec: _Spec) -> Any:
         if raw is _BROKEN:
             return _INVALID
         value = _typed(typ, raw, spec)
@@ -747,6 +751,8 @@ class _Reader:
             return _INVALID
         if spec.choices and isinstance(value, str):  # `level: INFO` means info
             value = {c.lower(): c for c in spec.choices}.get(value.lower(), value)
+        if spec is _ABSOLUTE and path in self.problems.external:
+            value = os.path.abspath(value)  # `--state-dir ./state`: where the command runs
         problem = _check(value, raw, spec)
         if problem:
             self.problems.add(path, problem)
@@ -911,10 +917,37 @@ def _repeat(value: int) -> str | None:
     return f"must be 0 (never) or between 1 minute and 30 days, got {_human(value)}"
 
 
+class _QuietThread(logging.Filter):
+    """Drops the records of the thread that set `quiet.on`, leaving other threads be.
+
+    Apprise logs every URL it rejects at ERROR, tokens in its path included, and its
+    parse at TRACE: while the config is checked, that is noise before sysmond's own
+    message and a leak into the journal, yet a delivery thread's records must stay.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.quiet = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.quiet, "on", False)
+
+
+_APPRISE_QUIET = _QuietThread()
+
+
 def _apprise_url(value: str) -> str | None:
     import apprise  # only here: importing it takes a tenth of a second
 
-    if apprise.Apprise().add(value):
+    logger = logging.getLogger("apprise")
+    if _APPRISE_QUIET not in logger.filters:
+        logger.addFilter(_APPRISE_QUIET)
+    _APPRISE_QUIET.quiet.on = True
+    try:
+        usable = apprise.Apprise().add(value)
+    finally:
+        _APPRISE_QUIET.quiet.on = False
+    if usable:
         return None
     scheme = value.partition("://")[0] if "://" in value else value[:12]
     # The URL itself is not repeated: it often holds a password or a token.
@@ -1052,7 +1085,7 @@ def _cross_check(config: Config, problems: _Problems) -> None:
 
 def _check_ladder(tiers: tuple[TierConfig, ...], problems: _Problems) -> None:
     """whisper's four rules, each message naming both tiers concerned."""
-    path: KeyPath = ("storage", "tiers")
+    path: _KeyPath = ("storage", "tiers")
     if problems.involve(path):
         return
     if not tiers:
@@ -1060,7 +1093,7 @@ def _check_ladder(tiers: tuple[TierConfig, ...], problems: _Problems) -> None:
         return
     seen: dict[str, int] = {}
     for i, tier in enumerate(tiers):
-        here: KeyPath = (*path, i)
+        here: _KeyPath = (*path, i)
         if tier.name in seen:
             problems.add((*here, "name"), f"tier name {tier.name!r} is already used by "
                          f"storage.tiers[{seen[tier.name]}]")
@@ -1152,10 +1185,10 @@ def _check_server(server: ServerConfig, problems: _Problems) -> None:
 def _check_alerts(alerts: AlertsConfig, problems: _Problems) -> None:
     channels = {channel.name for channel in alerts.channels}
     for channel in alerts.channels:
-        here: KeyPath = ("alerts", "channels", channel.name)
+        here: _KeyPath = ("alerts", "channels", channel.name)
         if not channel.urls and channel.log_file is None and not problems.involve(here):
             problems.add(here, "has neither urls nor log_file, so it would deliver nowhere")
-    rules: KeyPath = ("alerts", "rules")
+    rules: _KeyPath = ("alerts", "rules")
     if rules not in problems.key_lines and rules not in problems.external:
         # The default rules, against channels the file wrote: one message, not one per
         # default rule, pointing at what the admin wrote.
@@ -1219,7 +1252,7 @@ def _placeholder(hint: Any) -> Any:
     return {bool: False, int: 0, float: 0.0}.get(hint, "")
 
 
-def _unknown_key(key: str, known: list[str], path: KeyPath) -> str:
+def _unknown_key(key: str, known: list[str], path: _KeyPath) -> str:
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     if close:
         return f"unknown key (did you mean {close[0]!r}?)"
@@ -1230,7 +1263,7 @@ def _unknown_key(key: str, known: list[str], path: KeyPath) -> str:
     return f"unknown key (known here: {', '.join(known)})"
 
 
-def _render(path: KeyPath) -> str:
+def _render(path: _KeyPath) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)

@@ -444,6 +444,13 @@ def test_rules_and_channels_are_read_from_mappings_keyed_by_name():
     assert root_full.quiet_hours[0].days == ("sat", "Sunday")
 
 
+def test_a_rejected_apprise_url_is_not_logged_by_apprise_with_its_secrets(caplog):
+    caplog.set_level(1)
+    problems_of("alerts:\n  channels:\n    log: {urls: ['slak://T000/B000/secrettoken']}\n")
+    assert "secrettoken" not in caplog.text
+    assert [r for r in caplog.records if r.name.startswith("apprise")] == []
+
+
 def test_a_listen_address_may_be_ipv6_in_brackets_or_a_host_name():
     for listen in ("[::1]:9180", "localhost:9180", "[::]:443"):
         text = f"server:\n  listen: \"{listen}\"\n  auth: {{allow_insecure_remote: true}}\n"
@@ -491,6 +498,13 @@ def test_command_line_overrides_replace_file_values_and_get_the_same_checks(tmp_
         load_config(path, overrides={"server.listen": "0.0.0.0:9180"})
     assert caught.value.problems[0].startswith(
         "command line: server.listen: 0.0.0.0:9180 is not a loopback address")
+
+
+def test_a_relative_path_on_the_command_line_is_taken_from_the_current_directory(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_config(None, overrides={"state_dir": "state"}).state_dir == str(
+        tmp_path / "state")
 
 
 def test_overrides_without_a_file_apply_to_the_defaults():
