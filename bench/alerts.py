@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sysmond.alerts import AlertEngine  # noqa: E402
-from sysmond.config import AlertRuleConfig, AlertsConfig, ChannelConfig  # noqa: E402
+from sysmond.alerts import AlertEngine
+from sysmond.config import AlertRuleConfig, AlertsConfig, ChannelConfig
 
 
 def make_series() -> dict[str, float]:

@@ -8,12 +8,13 @@ import time (it loads a hundred plugins).
 
 Apprise logs its own warnings on every failed attempt; attempts made here are kept
 out of the log (they are reported once by the delivery worker, with the reason
-Apprise gave) by a filter that only drops records from threads that asked for it.
+Apprise gave) by a filter that only takes records made inside `quiet_apprise()`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import logging
 import threading
@@ -157,13 +158,11 @@ def fmt_value(series: str, value: float | None) -> str:
     field = series.partition("@")[0].rpartition(".")[2]
     if field.endswith("percent"):
         return f"{v:.1f} %"
-    if field.endswith("bytes_per_sec"):
-        return _bytes(v) + "/s"
-    if field.endswith("_per_sec"):
-        return f"{v:.4g}/s"
-    if field in _BYTE_FIELDS or field.endswith("_bytes"):
-        return _bytes(v)
-    return f"{v:.4g}"
+    rate = field.endswith("_per_sec")
+    if "bytes" in field or field in _BYTE_FIELDS:
+        return _bytes(v) + ("/s" if rate else "")
+    number = f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+    return number + ("/s" if rate else "")
 
 
 def _bytes(v: float) -> str:
@@ -226,14 +225,12 @@ def log_line(event: AlertEvent) -> str:
 class Sender:
     """Delivers one notification to one target, blocking; safe to call from threads.
 
-    Apprise objects are built once per URL and reused. Each plugin's socket timeouts
-    are set to the delivery timeout, so a thread whose receiver hangs ends by itself
-    instead of holding a worker forever.
+    A fresh Apprise object per attempt: Apprise plugins keep per-object state (their
+    throttle sleeps up to 5.5 s between two sends of the same object), which would eat
+    the delivery timeout and is not thread-safe; our own retry backoff does the pacing.
+    Each plugin's socket timeouts are set to the delivery timeout, so a thread whose
+    receiver hangs ends by itself instead of holding a worker forever.
     """
-
-    def __init__(self) -> None:
-        self._apprise: dict[tuple[str, float], Any] = {}
-        self._lock = threading.Lock()
 
     def send(self, target: Target, event: AlertEvent, timeout: float) -> None:
         """Deliver `event` to `target`. Raise DeliveryError saying why it failed."""
@@ -259,33 +256,18 @@ class Sender:
         else:
             notify_type = apprise.NotifyType.WARNING
         with quiet_apprise() as captured:
-            obj = self._client(target.address, timeout)
-            if obj is None:
+            obj = apprise.Apprise()
+            if not obj.add(target.address):
                 raise DeliveryError(_why(captured, "Apprise cannot use this URL"))
+            for plugin in obj:
+                plugin.socket_connect_timeout = timeout
+                plugin.socket_read_timeout = timeout
             result = obj.notify(
                 body=body, title=title, notify_type=notify_type,
                 body_format=apprise.NotifyFormat.TEXT,
             )
         if not result:
             raise DeliveryError(_why(captured, "Apprise reported a failure", result))
-
-    def _client(self, url: str, timeout: float) -> Any:
-        import apprise
-
-        key = (url, timeout)
-        with self._lock:
-            obj = self._apprise.get(key)
-        if obj is not None:
-            return obj
-        obj = apprise.Apprise()
-        if not obj.add(url):
-            return None
-        for plugin in obj:
-            plugin.socket_connect_timeout = timeout
-            plugin.socket_read_timeout = timeout
-        with self._lock:
-            self._apprise[key] = obj
-        return obj
 
 
 def _why(captured: list[logging.LogRecord], default: str, result: Any = None) -> str:
@@ -298,16 +280,19 @@ def _why(captured: list[logging.LogRecord], default: str, result: Any = None) ->
     return messages[-1] if messages else default
 
 
-# Apprise's own log records from threads inside `quiet_apprise()` go to the capture
-# list, not to the daemon's log.
-_local = threading.local()
+# Apprise's own log records made inside `quiet_apprise()` go to the capture list, not
+# to the daemon's log. A context variable, not a thread-local: Apprise 2 runs plugins
+# in its own worker threads, and carries the caller's context into them.
+_capture: contextvars.ContextVar[list[logging.LogRecord] | None] = contextvars.ContextVar(
+    "sysmond_apprise_capture", default=None
+)
 _filter_lock = threading.Lock()
 _filter_installed = False
 
 
 class _CaptureFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        captured = getattr(_local, "captured", None)
+        captured = _capture.get()
         if captured is None:
             return True
         captured.append(record)
@@ -316,18 +301,18 @@ class _CaptureFilter(logging.Filter):
 
 @contextmanager
 def quiet_apprise() -> Iterator[list[logging.LogRecord]]:
-    """Within this block (this thread only), capture Apprise's log records."""
+    """Within this block (this context only), capture Apprise's log records."""
     global _filter_installed
     with _filter_lock:
         if not _filter_installed:
             logging.getLogger("apprise").addFilter(_CaptureFilter())
             _filter_installed = True
-    previous = getattr(_local, "captured", None)
-    _local.captured = captured = []
+    captured: list[logging.LogRecord] = []
+    token = _capture.set(captured)
     try:
         yield captured
     finally:
-        _local.captured = previous
+        _capture.reset(token)
 
 
 def validate_channel_url(url: str) -> str | None:

@@ -211,14 +211,22 @@ class Delivery:
             self._wake_event.clear()
             now = self._clock()
             next_due: float | None = None
-            for job in sorted(self._jobs.values(), key=lambda j: j.next_try):
+            waiting: set[tuple[str, str, int]] = set()
+            for job in self._jobs.values():  # in the order they were queued
+                # One notification at a time per alert instance and target, in order:
+                # nobody should read "resolved" before "firing".
+                key = (job.event.instance, job.channel, job.index)
+                if key in waiting:
+                    continue
+                waiting.add(key)
                 if job.id in self._inflight:
                     continue
                 if job.next_try > now:
-                    next_due = job.next_try
-                    break
+                    next_due = job.next_try if next_due is None else min(next_due, job.next_try)
+                    continue
                 if self._busy >= self._concurrency:
-                    break  # woken again when a thread frees up
+                    continue  # woken again when a thread frees up
+                self._busy += 1
                 self._inflight[job.id] = asyncio.create_task(self._attempt(job))
             timeout = None
             if next_due is not None:
@@ -270,14 +278,14 @@ class Delivery:
     async def _try(self, job: Job) -> str | None:
         """Make one attempt; return None on success, else why it failed."""
         target = self._target(job)
-        if target is None:
+        pool = self._pool
+        if target is None or pool is None:
+            self._free_slot()
+            if pool is None:
+                return "delivery stopped"
             job.attempts += 1
             return f"channel {job.channel!r} no longer has this target"
-        pool = self._pool
-        if pool is None:
-            return "delivery stopped"
         job.attempts += 1
-        self._busy += 1
         future = pool.submit(self._sender.send, target, job.event, self.timeout)
         future.add_done_callback(self._thread_done)
         try:
