@@ -12,7 +12,15 @@ Time rules (documented in docs/storage.md):
   that stepped back) is dropped and counted, never written over history;
 - a clock that jumps forward is downtime: the skipped time reads as gaps;
 - a coarse row is written when its interval has completed (the first sample past it
-  arrives), from the finer tier's rows on disk, only if at least `xff` of it is known.
+  arrives), from the finer tier's rows on disk, only if at least `xff` of it is known;
+  completed intervals are consolidated *before* the new sample is written, so a sample
+  never overwrites a finer row that a pending coarse row still needs.
+
+Durability (see `_reserve`): writer.json records `flushed` (every row up to it is on
+disk) and `lease` (the writer never writes a raw row past it without recording a new
+lease first). After a power cut the slots of (flushed, lease] are cleared, whichever lap
+they hold, so a row whose cells reached the disk without its new `t` cannot pass for an
+older lap's data.
 """
 
 from __future__ import annotations
@@ -44,12 +52,15 @@ from sysmond.store.catalog import (
 )
 from sysmond.store.consolidate import merge_values, merge_weighted
 from sysmond.store.ladder import ladder_problems
-from sysmond.store.tier import NAN32, Ring, column_selector
+from sysmond.store.tier import NAN32, ColumnSelector, Ring, column_selector
 
 log = logging.getLogger(__name__)
 
 SPARE_WIDTH = 16
 LOCK = "lock"
+# Seconds of data the writer may write past its last flush before it records a new
+# lease in writer.json (a flush every `flush_interval` renews it; see `_reserve`).
+LEASE = 600
 
 
 class QueryResult(NamedTuple):
@@ -105,7 +116,8 @@ def ring_name(segment: int, tier: str) -> str:
 class Store:
     """A directory of ring files. Open it with `Store.open`."""
 
-    def __init__(self, path: Path, catalog: Catalog, *, readonly: bool, xff: float) -> None:
+    def __init__(self, path: Path, catalog: Catalog, *, readonly: bool, xff: float,
+                 sample_interval: int | None = None) -> None:
         self.path = path
         self.tiers = catalog.tiers
         self.base_step = catalog.tiers[0].step
@@ -113,7 +125,7 @@ class Store:
         self.xff = xff
         # Seconds one raw sample stands for (the collection interval); coverage of a
         # coarse row counts known samples times this.
-        self.sample_interval = self.base_step
+        self.sample_interval = sample_interval or self.base_step
         self.dropped = 0
         self.recovered: list[str] = []
         self._catalog = catalog
@@ -125,16 +137,27 @@ class Store:
         self._lock_fd: int | None = None
         self.last_time: int | None = None
         self._pending: list[int] = [0] * len(self.tiers)
+        self._flushed = 0
+        self._lease = 0
+        self.lease = LEASE
+        # Longest stretch of data one consolidation pass may cover: tier k's new rows
+        # must not lap over rows of tier k the pending row of tier k+1 still needs.
+        self._safe_span = min(
+            (fine.retention + fine.step - coarse.step
+             for fine, coarse in zip(self.tiers[1:], self.tiers[2:])), default=2**62)
 
     # --- opening -------------------------------------------------------------------
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], tiers: Sequence[TierConfig] | None = None,
-             *, readonly: bool = False, xff: float = 0.5, quarantine: bool = False) -> Store:
+             *, readonly: bool = False, xff: float = 0.5, quarantine: bool = False,
+             sample_interval: int | None = None) -> Store:
         """Given a store directory, open it for writing (taking its lock) or reading.
 
-        A new store is created with `tiers` (default: the standard ladder). Raise
-        StoreError if the ladder is invalid or differs from the store's,
+        A new store is created with `tiers` (default: the standard ladder).
+        `sample_interval` is the seconds one sample stands for (default: the base step;
+        more when samples come less often than the base step). Raise StoreError if the
+        ladder or an option is invalid or the ladder differs from the store's,
         StoreLockedError if another process writes to it, StoreFormatError naming the
         file if one is damaged -- unless `quarantine`, in which case damaged files are
         moved aside (listed in `store.recovered`) and fresh ones start.
@@ -144,8 +167,13 @@ class Store:
             problems = ladder_problems(tiers)
             if problems:
                 raise StoreError("invalid tier ladder: " + "; ".join(problems))
+        if not 0.0 <= xff <= 1.0:
+            raise StoreError(f"xff must be a fraction between 0 and 1, got {xff}")
+        if sample_interval is not None and sample_interval <= 0:
+            raise StoreError(f"sample_interval must be positive, got {sample_interval}")
         if readonly:
-            store = cls(path, load_catalog(path), readonly=True, xff=xff)
+            store = cls(path, load_catalog(path), readonly=True, xff=xff,
+                        sample_interval=sample_interval)
             store._open_segments(quarantine=False)
             store._init_positions()
             return store
@@ -158,7 +186,7 @@ class Store:
             raise StoreLockedError(f"{path}: another sysmond process is writing to this "
                                    "store") from None
         try:
-            store = cls._open_writer(path, tiers, xff, quarantine)
+            store = cls._open_writer(path, tiers, xff, quarantine, sample_interval)
         except BaseException:
             os.close(lock_fd)
             raise
@@ -167,10 +195,14 @@ class Store:
 
     @classmethod
     def _open_writer(cls, path: Path, tiers: Sequence[TierConfig] | None, xff: float,
-                     quarantine: bool) -> Store:
+                     quarantine: bool, sample_interval: int | None) -> Store:
         recovered: list[str] = []
-        if (path / CATALOG).exists():
+        orphans = not (path / CATALOG).exists() and any(path.glob("*.ring"))
+        if (path / CATALOG).exists() or orphans:
             try:
+                if orphans:  # never start afresh over ring files nobody can read
+                    raise StoreFormatError(str(path / CATALOG), "file is missing, but "
+                                           "ring files are present")
                 catalog = load_catalog(path)
             except StoreFormatError as e:
                 if not quarantine:
@@ -187,13 +219,14 @@ class Store:
                 f"{_ladder_text(catalog.tiers)}, the configuration asks for "
                 f"{_ladder_text(tuple(tiers))}; a new ladder needs a new store (move "
                 f"{path} aside, or restore the old tiers)")
-        store = cls(path, catalog, readonly=False, xff=xff)
+        store = cls(path, catalog, readonly=False, xff=xff, sample_interval=sample_interval)
         store.recovered = recovered
         store._open_segments(quarantine=quarantine)
         store._recover_after_power_loss()
         store._init_positions()
-        write_atomic(path / WRITER, {"boot_id": boot_id(), "pid": os.getpid(),
-                                     "clean": False, "flushed": store.last_time or 0})
+        # A predecessor killed with -9 left dirty pages in the page cache: sync them
+        # before recording that everything up to last_time is on disk.
+        store._sync(store.last_time or 0)
         return store
 
     def _open_segments(self, *, quarantine: bool) -> None:
@@ -228,16 +261,30 @@ class Store:
             self._catalog_mtime = 0.0
 
     def _recover_after_power_loss(self) -> None:
-        """After a crash that took the page cache with it (a new boot id), rows newer
-        than the last msync may be torn: drop them rather than show stale cells."""
+        """After a crash that took the page cache with it (a new boot id), any row
+        written after the last msync may be torn: clear every slot the writer may have
+        written since (rows newer than `flushed`, and the slots of (flushed, lease]
+        whatever lap they hold) rather than show stale or mixed cells."""
         state = read_writer_state(self.path)
         if not state or state.get("clean") or state.get("boot_id") == boot_id():
             return
-        flushed = int(state.get("flushed") or 0)
-        dropped = sum(r.invalidate_after(flushed) for s in self._segments for r in s.rings)
+        try:
+            flushed = int(state.get("flushed") or 0)
+            lease = max(flushed, int(state.get("lease") or 0))
+        except (TypeError, ValueError):
+            flushed, lease = 0, 2**62  # unreadable: trust nothing written since
+        dropped = 0
+        for seg in self._segments:
+            for k, ring in enumerate(seg.rings):
+                # A coarse row is written once its interval has ended: it was written
+                # after the flush when its interval ends after `flushed`.
+                after = flushed - (self.tiers[k].step if k else 0)
+                dropped += ring.invalidate_after(after)
+                dropped += ring.invalidate_times(after, lease)
+                ring.flush()
         if dropped:
-            log.warning("%s: unclean shutdown in an earlier boot; dropped %d rows newer "
-                        "than the last flush", self.path, dropped)
+            log.warning("%s: unclean shutdown in an earlier boot; dropped %d rows written "
+                        "after the last flush", self.path, dropped)
 
     def _init_positions(self) -> None:
         lasts = [[r.last_valid() for r in seg.rings] for seg in self._segments]
@@ -245,7 +292,12 @@ class Store:
         self.last_time = max(raw) if raw else None
         for k, tier in enumerate(self.tiers[1:], start=1):
             done = [x[k] for x in lasts if x[k] is not None]
-            self._pending[k] = (max(done) // tier.step + 1) if done else 0
+            pending = (max(done) // tier.step + 1) if done else 0
+            # Intervals before last_time's were consolidated before its row was
+            # written (even when they were gaps, which leave no row behind).
+            if self.last_time is not None:
+                pending = max(pending, self.last_time // tier.step)
+            self._pending[k] = pending
 
     def refresh(self) -> None:
         """For readers: pick up segments the writer added since this store was opened."""
@@ -266,6 +318,8 @@ class Store:
         Return False (and store nothing) if `t` is not newer than the last stored time.
         Raise StoreError if the store cannot be written (e.g. no space for a new series).
         """
+        if not math.isfinite(t):
+            raise StoreError(f"timestamp {t} is not a number")
         ts = int(t // self.base_step) * self.base_step
         if ts <= 0:
             raise StoreError(f"timestamp {t} is not after 1970")
@@ -275,12 +329,14 @@ class Store:
         self._check_writable()
         plan = self._plan_for(values)
         vec = np.fromiter(values.values(), np.float32, len(values))
+        self._consolidate(ts)
+        if ts > self._lease:
+            self._reserve(ts, ts)
         for seg, dst, src in plan:
             row = np.full(seg.width, NAN32, np.float32)
             row[dst] = vec[src]
             seg.rings[0].write(ts, row)
         self.last_time = ts
-        self._consolidate(ts)
         return True
 
     def append_many(self, ts: Sequence[float] | np.ndarray, names: Sequence[str],
@@ -288,8 +344,12 @@ class Store:
         """Bulk-append rows (`values[i, j]` is series `names[j]` at `ts[i]`), e.g. to
         backfill. Times must increase; those not newer than the last stored time are
         dropped. Return how many rows were stored."""
-        stamps = (np.asarray(ts, dtype=np.float64) // self.base_step).astype(np.int64)
-        stamps *= self.base_step
+        times = np.asarray(ts, dtype=np.float64)
+        if not np.isfinite(times).all():
+            raise StoreError("append_many: every time must be a number")
+        if len(set(names)) != len(names):
+            raise StoreError("append_many: a series is named more than once")
+        stamps = (times // self.base_step).astype(np.int64) * self.base_step
         values = np.asarray(values, dtype=np.float32)
         if values.shape != (len(stamps), len(names)):
             raise StoreError(f"values shape {values.shape} does not match "
@@ -307,21 +367,42 @@ class Store:
             raise StoreError("timestamps must be after 1970")
         self._check_writable()
         plan = self._plan_for(dict.fromkeys(names, 0.0))
-        # Chunks shorter than half the raw ring, so consolidation reads every row
-        # before the ring laps over it.
-        chunk_span = max(self.base_step, self.tiers[0].retention // 2)
+        self._consolidate(int(stamps[0]))
+        self._reserve(int(stamps[0]), int(stamps[-1]))
+        # Each chunk is consolidated up to its first row before it is written, and ends
+        # before it could lap over a raw row that the pending coarse row still needs.
+        coarse_step = self.tiers[1].step if len(self.tiers) > 1 else self.base_step
         i = 0
         while i < len(stamps):
-            j = int(np.searchsorted(stamps, stamps[i] + chunk_span, side="left"))
-            j = max(j, i + 1)
+            a = int(stamps[i])
+            self._consolidate(a)
+            limit = min(a // coarse_step * coarse_step + self.tiers[0].retention,
+                        a + self._safe_span)
+            j = max(int(np.searchsorted(stamps, limit, side="left")), i + 1)
             for seg, dst, src in plan:
                 block = np.full((j - i, seg.width), NAN32, np.float32)
                 block[:, dst] = values[i:j][:, src]
                 seg.rings[0].write_many(stamps[i:j], block)
             self.last_time = int(stamps[j - 1])
-            self._consolidate(self.last_time)
             i = j
+        self._consolidate(self.last_time)
         return len(stamps)
+
+    def _reserve(self, first: int, last: int) -> None:
+        """Before raw rows at times [first, last] are written (every interval before
+        `first` consolidated), make sure writer.json's lease covers them.
+
+        Rows just past the lease renew it (writer.json only). After a jump past the
+        lease (downtime, a clock step forward) everything is synced first, so the
+        lease restarts at `first` instead of spanning the skipped time.
+        """
+        if last <= self._lease:
+            return
+        if first - self.base_step > self._lease:
+            self._sync(first - self.base_step, last)
+        else:
+            self._lease = last + self.lease
+            self._write_state(clean=False)
 
     def _check_writable(self) -> None:
         if self.readonly:
@@ -352,6 +433,9 @@ class Store:
         """Give each new series a column: a free one, one whose history aged out of
         every tier, or one in a new segment. The catalog is rewritten once."""
         names = list(dict.fromkeys(names))
+        bad = [n for n in names if not isinstance(n, str) or not n]
+        if bad:
+            raise StoreError(f"series names must be non-empty strings, got {bad[0]!r}")
         catalog = self._catalog
         free = [(si, ci) for si, seg in enumerate(self._segments)
                 for ci, name in enumerate(seg.columns) if not name]
@@ -435,15 +519,12 @@ class Store:
 
     def _runs_with_data(self, k: int, first: int, stop: int) -> list[tuple[int, int]]:
         """Runs (first interval, count) of tier k+1's intervals in [first, stop) that
-        hold at least one data row of tier k, newest lap of tier k+1 only."""
+        hold at least one data row of tier k. Intervals older than one lap of tier k+1
+        count too (after a long downtime): tier k+2 still needs them."""
         coarse = self.tiers[k + 1]
-        first = max(first, stop - coarse.rows)
         times: list[np.ndarray] = []
         for seg in self._segments:
-            ring = seg.rings[k]
-            t = np.asarray(ring.t)
-            slots = np.arange(ring.nrows, dtype=np.int64)
-            ok = (t > 0) & (t % ring.step == 0) & ((t // ring.step) % ring.nrows == slots)
+            t, ok = seg.rings[k]._stamps()
             times.append(t[ok])
         if not times:
             return []
@@ -468,7 +549,7 @@ class Store:
                 merged = merge_values(planes[0].reshape(shape))
             else:
                 avg, mn, mx, cov = (p.reshape(shape) for p in planes)
-                merged = merge_weighted(avg, mn, mx, cov.astype(np.float32) / fmt.COV_SCALE)
+                merged = merge_weighted(avg, mn, mx, cov, fmt.COV_SCALE)
             cover = np.minimum(merged.known * (unit / coarse.step), 1.0)
             ok = cover >= self.xff - 1e-9
             rows = ok.any(axis=1)
@@ -526,46 +607,42 @@ class Store:
         step = self.tiers[k].step
         first = int(start // step) * step
         last = int(end // step) * step
-        n = (last - first) // step + 1
-        per = -(-n // points)
-        if per > 1:
+        per = max(1, -(-((last - first) // step + 1) // points))
+        while True:  # aligning to whole buckets can add one; never return more than asked
             bucket = per * step
-            first = first // bucket * bucket
-            last = last // bucket * bucket + bucket - step
-            n = (last - first) // step + 1
-        raw = k == 0
-        nb = n // per
-        avg = np.full((nb, len(names)), np.nan)
-        mn = np.full((nb, len(names)), np.nan)
-        mx = np.full((nb, len(names)), np.nan)
+            lo, hi = first // bucket * bucket, last // bucket * bucket
+            nb = (hi - lo) // bucket + 1
+            if nb <= points:
+                break
+            per += 1
+        avg = np.full((len(names), nb), np.nan)
+        mn = np.full((len(names), nb), np.nan)
+        mx = np.full((len(names), nb), np.nan)
         by_segment: dict[int, list[tuple[int, int]]] = {}
         for j, name in enumerate(names):
             si, ci = self._index[name]
             by_segment.setdefault(si, []).append((j, ci))
-        segments = self._segments
+        window_end = hi + bucket - step
         for si, pairs in by_segment.items():
             pairs.sort(key=lambda p: p[1])
             out_idx = np.array([p[0] for p in pairs], np.intp)
-            cols = np.array([p[1] for p in pairs], np.intp)
-            _, *planes = segments[si].rings[k].read(first, n, column_selector(cols))
-            if per == 1:
-                if raw:
-                    avg[:, out_idx] = mn[:, out_idx] = mx[:, out_idx] = planes[0]
-                else:
-                    avg[:, out_idx], mn[:, out_idx], mx[:, out_idx] = planes[:3]
-                continue
-            shape = (nb, per, len(cols))
-            if raw:
-                merged = merge_values(planes[0].reshape(shape))
-            else:
-                a, lo, hi, cov = (p.reshape(shape) for p in planes)
-                merged = merge_weighted(a, lo, hi, cov.astype(np.float32) / fmt.COV_SCALE)
-            avg[:, out_idx] = merged.avg
-            mn[:, out_idx] = merged.min
-            mx[:, out_idx] = merged.max
-        stamps = first + np.arange(nb, dtype=np.int64) * per * step
-        return QueryResult(self.tiers[k].name, per * step, first, first + nb * per * step,
-                           stamps, tuple(names), avg.T, mn.T, mx.T)
+            cols = column_selector(np.array([p[1] for p in pairs], np.intp))
+            ring = self._segments[si].rings[k]
+            a, b = lo, window_end
+            if (b - a) // step + 1 > ring.nrows:
+                # Longer than the ring: read only where it holds data.
+                span = ring.data_span(a, b)
+                if span is None:
+                    continue
+                a, b = span
+            b0, pa, pmn, pmx = _read_buckets(ring, a, b, cols, per, raw=k == 0)
+            at = (b0 - lo) // bucket
+            avg[out_idx, at:at + pa.shape[0]] = pa.T
+            mn[out_idx, at:at + pa.shape[0]] = pmn.T
+            mx[out_idx, at:at + pa.shape[0]] = pmx.T
+        stamps = lo + np.arange(nb, dtype=np.int64) * bucket
+        return QueryResult(self.tiers[k].name, bucket, lo, lo + nb * bucket, stamps,
+                           tuple(names), avg, mn, mx)
 
     # --- upkeep --------------------------------------------------------------------------
 
@@ -597,20 +674,29 @@ class Store:
         """msync every file, then record how far the data on disk is known good."""
         if self.readonly:
             return
+        self._sync(self.last_time or 0)
+
+    def _sync(self, flushed: int, upto: int | None = None) -> None:
+        """msync every file; record that every row up to `flushed` is on disk and that
+        the writer may write raw rows up to `upto` (default `flushed`) plus the lease."""
         for seg in self._segments:
             for ring in seg.rings:
                 ring.flush()
+        self._flushed = flushed
+        self._lease = max(flushed, upto or 0) + self.lease
+        self._write_state(clean=False)
+
+    def _write_state(self, *, clean: bool) -> None:
         write_atomic(self.path / WRITER, {"boot_id": boot_id(), "pid": os.getpid(),
-                                          "clean": False, "flushed": self.last_time or 0})
+                                          "clean": clean, "flushed": self._flushed,
+                                          "lease": self._lease})
 
     def close(self) -> None:
         """Flush (when writing), mark the shutdown clean, release the lock."""
         if not self.readonly and self._lock_fd is not None:
             try:
                 self.flush()
-                write_atomic(self.path / WRITER, {"boot_id": boot_id(), "pid": os.getpid(),
-                                                  "clean": True,
-                                                  "flushed": self.last_time or 0})
+                self._write_state(clean=True)
             finally:
                 os.close(self._lock_fd)
                 self._lock_fd = None
@@ -625,6 +711,51 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_buckets(ring: Ring, first: int, last: int, cols: ColumnSelector, per: int, *,
+                  raw: bool) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Read rows [first, last] of `ring` and merge them `per` rows to a bucket (buckets
+    aligned to multiples of per x step). Return the first bucket's time and avg/min/max
+    shaped (buckets, columns). Partial buckets at either end are read on their own, so
+    the bulk is one read of at most one lap."""
+    step = ring.step
+    bucket = per * step
+    b0 = first // bucket * bucket
+    if per == 1:
+        _, *planes = ring.read(first, (last - first) // step + 1, cols)
+        if raw:
+            return b0, planes[0], planes[0], planes[0]
+        return b0, planes[0], planes[1], planes[2]
+    head_end = min(last, b0 + bucket - step)
+    body_first = first if first == b0 else b0 + bucket
+    body_last = (last + step) // bucket * bucket - step
+    pieces = []
+    if first != b0:
+        pieces.append((first, head_end, (first - b0) // step))
+    if body_last >= body_first:
+        pieces.append((body_first, body_last, 0))
+    if last > max(head_end, body_last):
+        tail_first = max(body_first, (last + step) // bucket * bucket)
+        pieces.append((tail_first, last, 0))
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for a, b, pad_front in pieces:
+        n = (b - a) // step + 1
+        _, *planes = ring.read(a, n, cols)
+        pad_back = (-(pad_front + n)) % per
+        if pad_front or pad_back:
+            planes = [np.pad(p, ((pad_front, pad_back), (0, 0)),
+                             constant_values=0 if p.dtype.kind == "u" else np.nan)
+                      for p in planes]
+        groups = (pad_front + n + pad_back) // per
+        shape = (groups, per, planes[0].shape[1])
+        if raw:
+            merged = merge_values(planes[0].reshape(shape))
+        else:
+            a_, lo_, hi_, cov = (p.reshape(shape) for p in planes)
+            merged = merge_weighted(a_, lo_, hi_, cov, fmt.COV_SCALE)
+        out.append((merged.avg, merged.min, merged.max))
+    return (b0, *(np.concatenate([o[i] for o in out]) for i in range(3)))
 
 
 def _ladder_text(tiers: Sequence[TierConfig]) -> str:

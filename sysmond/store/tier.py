@@ -20,6 +20,17 @@ NAN32 = np.float32("nan")
 ColumnSelector = slice | np.ndarray
 
 
+def _take(plane: np.ndarray, slices: list[slice], cols: ColumnSelector,
+          width: int) -> np.ndarray:
+    """Copy the rows `slices` (one or two, when the window wraps) of columns `cols`."""
+    if not slices:
+        ncols = len(range(*cols.indices(width))) if isinstance(cols, slice) else len(cols)
+        return np.empty((0, ncols), plane.dtype)
+    if len(slices) == 1:
+        return np.array(plane[slices[0], cols])
+    return np.concatenate([plane[s, cols] for s in slices])
+
+
 def column_selector(cols: np.ndarray) -> ColumnSelector:
     """Return a slice when `cols` is a contiguous ascending run (a view, no gather)."""
     if len(cols) and cols[-1] - cols[0] == len(cols) - 1 and np.all(np.diff(cols) == 1):
@@ -73,45 +84,71 @@ class Ring:
             return [slice(s0, s0 + n)]
         return [slice(s0, self.nrows), slice(0, s0 + n - self.nrows)]
 
+    def _stamps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copy every slot's `t`; return it with a mask of the slots whose `t` names a
+        time that belongs in that slot (the only rows that can be data)."""
+        t = np.array(self.t)
+        slots = np.arange(self.nrows, dtype=np.int64)
+        ok = (t > 0) & (t % self.step == 0) & ((t // self.step) % self.nrows == slots)
+        return t, ok
+
     def read(self, first: int, n: int, cols: ColumnSelector) -> tuple[np.ndarray, ...]:
         """Read `n` rows from time `first` on, the columns `cols` of every plane.
 
         Return (valid, *planes): `valid` is a bool per row; rows that are not data
-        (stale, being written, older than the ring keeps) come back NaN (cov 0).
+        (stale, being written, never written) come back NaN (cov 0). A window longer
+        than the ring is read slot by slot: each slot can be data for one of its rows.
         """
-        width = self.width if isinstance(cols, slice) and cols == slice(None) else (
-            len(range(*cols.indices(self.width))) if isinstance(cols, slice) else len(cols))
-        lost = max(0, n - self.nrows)  # older than one lap: never in the ring
-        start = first + lost * self.step
-        m = n - lost
-        slices = self._slices(start, m) if m else []
+        if n > self.nrows:
+            return self._read_sparse(first, n, cols)
+        slices = self._slices(first, n) if n else []
         t1 = np.concatenate([self.t[s] for s in slices]) if slices else np.empty(0, np.int64)
-        planes = [np.concatenate([p[s, cols] for s in slices]) if slices
-                  else np.empty((0, width), p.dtype) for p in self.planes]
+        planes = [_take(p, slices, cols, self.width) for p in self.planes]
         t2 = np.concatenate([self.t[s] for s in slices]) if slices else t1
-        expected = start + np.arange(m, dtype=np.int64) * self.step
+        expected = first + np.arange(n, dtype=np.int64) * self.step
         valid = (t1 == expected) & (t2 == expected) & (expected > 0)
         if not valid.all():
             bad = ~valid
             for p in planes:
                 p[bad] = 0 if p.dtype.kind == "u" else NAN32
-        if lost:
-            valid = np.concatenate([np.zeros(lost, bool), valid])
-            planes = [np.concatenate([np.full((lost, width), 0 if p.dtype.kind == "u"
-                                              else NAN32, p.dtype), p]) for p in planes]
         return (valid, *planes)
+
+    def _read_sparse(self, first: int, n: int, cols: ColumnSelector) -> tuple[np.ndarray, ...]:
+        t1, ok = self._stamps()
+        last = first + (n - 1) * self.step
+        ok &= (t1 >= first) & (t1 <= last)
+        slots = np.nonzero(ok)[0]
+        cells = [p[slots][:, cols] for p in self.planes]
+        t2 = self.t[slots]
+        keep = t2 == t1[slots]
+        pos = (t1[slots][keep] - first) // self.step
+        valid = np.zeros(n, bool)
+        valid[pos] = True
+        planes = []
+        for p, c in zip(self.planes, cells):
+            out = np.full((n, c.shape[1]), 0 if p.dtype.kind == "u" else NAN32, p.dtype)
+            out[pos] = c[keep]
+            planes.append(out)
+        return (valid, *planes)
+
+    def data_span(self, first: int, last: int) -> tuple[int, int] | None:
+        """Return the oldest and newest times in [first, last] the ring holds as data,
+        or None (to narrow a read whose window is longer than the ring)."""
+        t, ok = self._stamps()
+        ok &= (t >= first) & (t <= last)
+        if not ok.any():
+            return None
+        inside = t[ok]
+        return int(inside.min()), int(inside.max())
 
     def last_valid(self) -> int | None:
         """Return the newest time the ring holds as data, or None when empty."""
-        t = np.asarray(self.t)
-        slots = np.arange(self.nrows, dtype=np.int64)
-        ok = (t > 0) & (t % self.step == 0) & ((t // self.step) % self.nrows == slots)
+        t, ok = self._stamps()
         return int(t[ok].max()) if ok.any() else None
 
     def first_valid(self) -> int | None:
-        t = np.asarray(self.t)
-        slots = np.arange(self.nrows, dtype=np.int64)
-        ok = (t > 0) & (t % self.step == 0) & ((t // self.step) % self.nrows == slots)
+        """Return the oldest time of the ring's newest lap, or None when empty."""
+        t, ok = self._stamps()
         if not ok.any():
             return None
         last = int(t[ok].max())
@@ -124,6 +161,19 @@ class Ring:
         idx = np.nonzero(stamps > t)[0]
         self.t[idx] = -1
         return len(idx)
+
+    def invalidate_times(self, after: int, upto: int) -> int:
+        """Mark as not data every slot that holds, or would hold, a time in
+        (after, upto], whichever lap it now holds; return how many slots were data."""
+        lo = (after // self.step + 1) * self.step
+        if upto < lo:
+            return 0
+        count = min(self.nrows, (upto - lo) // self.step + 1)
+        idx = (lo // self.step + np.arange(count, dtype=np.int64)) % self.nrows
+        _, ok = self._stamps()
+        was = int(ok[idx].sum())
+        self.t[idx] = -1
+        return was
 
     def flush(self) -> None:
         self._mm.flush()
