@@ -436,7 +436,7 @@ class AlertEngine:
                 out.append(AlertState(
                     rule=rule.name, instance=rule.metric, metric=rule.metric, device=None,
                     state=OK, severity=rule.severity, op=rule.op,
-                    threshold=rule.threshold, clear=rule.clear, value=None, since=math.nan,
+                    threshold=rule.threshold, clear=rule.clear, value=None, since=None,
                     active_since=None, fired_at=None, peak=None, reason="",
                     notified=False, description=rule.description,
                 ))

@@ -93,7 +93,7 @@ class AlertState:
     threshold: float
     clear: float
     value: float | None  # the last real value seen (None before the first one)
-    since: float  # when the current state was entered
+    since: float | None  # when the current state was entered (None: never evaluated)
     active_since: float | None  # when the condition began
     fired_at: float | None
     peak: float | None

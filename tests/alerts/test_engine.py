@@ -71,7 +71,7 @@ def test_a_wildcard_rule_without_devices_is_still_listed(make_engine):
     engine = make_engine(config(disk_rule()))
     (state,) = engine.states()
     assert (state.rule, state.instance, state.state) == ("disk_full", "disk.percent@*", "ok")
-    json.dumps(state.to_json())
+    json.dumps(state.to_json(), allow_nan=False)
 
 
 def test_a_gap_neither_fires_nor_resolves(make_engine):
@@ -328,7 +328,7 @@ def test_history_filters_by_time_rule_and_limit(make_engine):
     assert all(h.time >= T0 + 1 for h in engine.history(start=T0 + 1))
     assert all(h.time <= T0 for h in engine.history(end=T0))
     assert len(engine.history(limit=1)) == 1
-    json.dumps([h.to_json() for h in everything])
+    json.dumps([h.to_json() for h in everything], allow_nan=False)
 
 
 def test_status_counts_rules_firing_and_the_queue(make_engine):
@@ -337,7 +337,9 @@ def test_status_counts_rules_firing_and_the_queue(make_engine):
     status = engine.status()
     assert status["rules"] == 2 and status["firing"] == 2 and status["queue"] == 2
     assert status["running"] is False and status["last_delivery_error"] is None
-    json.dumps(status)
+    json.dumps(status, allow_nan=False)
+    json.dumps([s.to_json() for s in engine.states()], allow_nan=False)
+    json.dumps([e.to_json() for e in engine.outbox()], allow_nan=False)
 
 
 def test_a_channel_removed_by_reload_fails_its_queued_notifications(make_engine):

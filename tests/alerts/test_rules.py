@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sysmond.alerts.rules import (
     FIRING,
@@ -156,6 +158,34 @@ def test_flapping_every_few_seconds_for_an_hour_gives_one_firing_and_one_recover
         if c:
             changes.append(c)
     assert changes == [FIRING, RESOLVED]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    for_seconds=st.sampled_from([0, 5, 60, 300]),
+    samples=st.lists(
+        st.tuples(st.floats(0.1, 120.0), st.one_of(st.floats(0.0, 100.0), st.just(math.nan))),
+        max_size=300,
+    ),
+)
+def test_notifications_always_alternate_firing_then_resolved(for_seconds, samples):
+    """Whatever the values and gaps: never two firings without a recovery between,
+    never a recovery without a firing, and a firing only after `for` of breaching."""
+    r = rule(for_seconds=for_seconds)
+    inst = Instance(r.series(None), None, 0.0)
+    t, changes = 0.0, []
+    for dt, v in samples:
+        t += dt
+        if math.isnan(v):
+            continue
+        c = inst.step(r, t, v)
+        if c in (FIRING, RESOLVED):
+            changes.append(c)
+            if c == FIRING:
+                assert v > r.threshold and t - inst.active_since >= for_seconds
+            else:
+                assert v <= r.clear
+    assert changes == [FIRING, RESOLVED] * (len(changes) // 2) + [FIRING] * (len(changes) % 2)
 
 
 def test_state_round_trips_through_json():
