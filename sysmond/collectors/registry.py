@@ -73,6 +73,14 @@ class Registry:
         with self._lock:
             self._pending = config
 
+    def close(self) -> None:
+        """Release what collectors hold. Their helper threads (statvfs) are daemon
+        threads, so a hung mount never keeps the process from exiting."""
+        for c in self._collectors:
+            close = getattr(c, "close", None)
+            if close is not None:
+                close()
+
     def status(self) -> tuple[CollectorStatus, ...]:
         return tuple(self._status.values())
 

@@ -2,13 +2,18 @@
 
 import logging
 import math
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 from sysmond.collectors.disk import DiskCollector
 from sysmond.collectors.source import Partition, PsutilSource
 from sysmond.config import CollectionConfig, Patterns
 from tests.collectors.fakes import GIB, DiskIo, usage
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_mount_totals_are_the_root_file_system(config, source):
@@ -134,3 +139,20 @@ def test_on_the_real_machine_the_root_file_system_is_watched(config):
     for name, value in v.items():
         if "_per_sec" in name or "busy" in name:
             assert value >= 0 and not math.isnan(value), name
+
+
+def test_a_hung_statvfs_never_keeps_the_process_from_exiting():
+    code = (
+        "import threading\n"
+        "from sysmond.collectors.disk import DiskCollector\n"
+        "from sysmond.config import CollectionConfig\n"
+        "from tests.collectors.fakes import FakeSource\n"
+        "src = FakeSource()\n"
+        "src.blocking['/'] = threading.Event()  # never set\n"
+        "r = DiskCollector(CollectionConfig(stat_timeout=0.1), src).collect(0.0)\n"
+        "assert r.info['disk.stuck@/'] is True\n")
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=10,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - start < 5

@@ -66,3 +66,10 @@ def test_reconfigure_applies_new_patterns_next_tick_and_keeps_rate_state(config,
     assert "network.bytes_recv_per_sec@eth0" not in sample.values
     assert not math.isnan(sample.values["network.bytes_recv_per_sec@lo"])  # state kept
     assert sample.values["cpu.usage_percent"] == 50.0
+
+
+def test_closing_the_registry_is_harmless_and_idempotent(config, source):
+    reg = Registry.default(config, source=source)
+    reg.collect(wall=1, mono=0.0)
+    reg.close()
+    reg.close()
