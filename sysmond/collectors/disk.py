@@ -1,6 +1,8 @@
 """Disk: usage per mount point, and I/O per block device, with totals.
 
-Mount totals (`disk.total` ...) are the root file system's, as in the PRD. I/O totals
+Mount totals (`disk.total` ...) are the root file system's, as in the PRD; so `/` is
+watched whatever its type (an overlay root is excluded by the fstype defaults), unless
+the mount patterns leave it out. I/O totals
 are the sum over the watched *whole disks* — the names in /sys/block — because
 /proc/diskstats also lists partitions (sda1) whose traffic is already counted in their
 disk (sda); summing both would double it. Device-mapper devices (dm-*) sit on top of
@@ -64,7 +66,8 @@ class DiskCollector:
     def _usage(self, values: dict[str, float], info: dict[str, object]) -> None:
         cfg = self._config
         mounts = {p.mountpoint: p for p in self._source.partitions()  # last mount wins
-                  if watched(cfg.mounts, p.mountpoint) and watched(cfg.fstypes, p.fstype)}
+                  if watched(cfg.mounts, p.mountpoint)
+                  and (p.mountpoint == "/" or watched(cfg.fstypes, p.fstype))}
         self._stuck.forget(set(mounts))
         pending = {mp: self._pool.submit(mp) for mp in mounts if self._stuck.ready(mp)}
         if pending:

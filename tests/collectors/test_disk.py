@@ -37,6 +37,12 @@ def test_mount_and_fstype_patterns_choose_what_is_watched(source):
     assert math.isnan(v["disk.percent"])  # root not watched: no total
 
 
+def test_the_root_file_system_is_watched_whatever_its_type(config, source):
+    source.parts[0] = Partition("overlay", "/", "overlay")
+    v = DiskCollector(config, source).collect(0.0).values
+    assert v["disk.percent"] == 60.0
+
+
 def test_io_totals_sum_whole_disks_only_never_partitions_or_excluded_devices(config, source):
     disk = DiskCollector(config, source)
     disk.collect(0.0)
