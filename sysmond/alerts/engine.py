@@ -124,6 +124,7 @@ class AlertEngine:
         self._persist_task: asyncio.Task[None] | None = None
         self._io: concurrent.futures.ThreadPoolExecutor | None = None
         self._persist_failing = False
+        self._write_lock = threading.Lock()  # flush() may run while the I/O thread writes
 
         self._delivery = Delivery(
             {c.name: c for c in config.channels}, self._state_dir,
@@ -596,8 +597,9 @@ class AlertEngine:
     def _write(
         self, text: str, new: list[HistoryRecord], rewrite: list[HistoryRecord] | None
     ) -> None:
-        self._history.write(new, rewrite)
-        self._state_file.save(text)
+        with self._write_lock:
+            self._history.write(new, rewrite)
+            self._state_file.save(text)
         if self._persist_failing:
             self._persist_failing = False
             log.info("alert state is written to %s again", self._dir)
