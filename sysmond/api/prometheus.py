@@ -5,7 +5,8 @@ Naming follows Prometheus' rules, driven by the catalogue (`sysmond.metrics`):
   becomes a 0-1 ratio, MHz becomes hertz); a per-device field gets a label (`cpu`,
   `mountpoint`, `device`, `interface`) and its total is left out — PromQL `sum`/`max`
   gives it, and mixing a total with its parts in one family double-counts;
-- every raw counter of the sample (`Sample.counters`) as `sysmond_<name>` (`_total`), so
+- every raw counter of the sample (`Sample.counters`) as `sysmond_<name>` (`_total`;
+  network counters labelled `interface`, not `device`, beside disks' `device`), so
   rates are computed by Prometheus over its own window with `rate()`: the per-second
   fields of the catalogue are exactly those, and are not exported a second time;
 - a few facts (core counts, frequency limits, file system info) and the daemon's own
@@ -113,8 +114,11 @@ def sample_families(out: Exposition, latest: Latest) -> None:
                         ((LABELS[m.device], dev),))
     helps = {c.name: c.help for c in COUNTERS}
     for c in latest.sample.counters:
+        labels = tuple(c.labels)
+        if c.name.startswith("network_"):  # an interface is not a block device
+            labels = tuple(("interface" if k == "device" else k, v) for k, v in labels)
         out.add(PREFIX + c.name, "counter", helps.get(c.name, f"Raw counter {c.name}."),
-                c.value, tuple(c.labels))
+                c.value, labels)
     for key, name, help, scale in (
             ("cpu.logical_count", "cpus_logical", "Logical CPUs online.", 1.0),
             ("cpu.physical_count", "cpus_physical", "Physical cores.", 1.0),

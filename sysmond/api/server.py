@@ -44,7 +44,7 @@ def check_listen_safety(cfg: ServerConfig) -> list[str]:
     problems: list[str] = []
     warnings: list[str] = []
     try:
-        if not 0 < cfg.port < 65_536:
+        if not 0 <= cfg.port < 65_536:
             problems.append(f"server.listen: port {cfg.port} is out of range")
     except ValueError:
         problems.append(f"server.listen: expected HOST:PORT, got {cfg.listen!r}")

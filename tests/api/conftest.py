@@ -124,7 +124,8 @@ def make_state(store: Store) -> Callable[..., AppState]:
         kw.setdefault("latest", lambda: latest)
         kw.setdefault("health", healthy_facts)
         kw.setdefault("clock", lambda: NOW + 1)
-        return AppState(config=config or test_config(), store=store, hostname="testhost",
+        kw.setdefault("store", store)
+        return AppState(config=config or test_config(), hostname="testhost",
                         started_at=NOW - 3_600, **kw)
 
     return make
