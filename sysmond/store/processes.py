@@ -135,12 +135,14 @@ class ProcessHistory:
                 os.replace(path, dest)
                 log.error("%s; moved it to %s and started it afresh", e, dest.name)
                 os.close(fd)
+                fd = -1  # closed: never close a number the next open may reuse
                 return cls.open(path, interval=interval, retention=retention, top_n=top_n,
                                 widths=widths)
             return cls(path, header, False, fd)
         except BaseException:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
             raise
 
     # --- writing and reading ---------------------------------------------------------
