@@ -857,8 +857,8 @@ def _listen(value: str) -> str | None:
     example = "as 127.0.0.1:9180, 0.0.0.0:9180 or \"[::1]:9180\""
     if not sep or not host:
         return f"expected HOST:PORT {example}, got {value!r}"
-    if not re.fullmatch(r"[0-9]{1,5}", port) or not 1 <= int(port) <= 65_535:
-        return f"the port must be a number from 1 to 65535, got {value!r}"
+    if not re.fullmatch(r"[0-9]{1,5}", port) or not 0 <= int(port) <= 65_535:
+        return f"the port must be a number from 0 (any free port) to 65535, got {value!r}"
     if host.startswith("[") and host.endswith("]"):
         try:
             ipaddress.IPv6Address(host[1:-1])
@@ -1141,18 +1141,8 @@ def _check_intervals(config: Config, problems: _Problems) -> None:
                          f"({first.name!r}: {_human(first.step)}), got "
                          f"{_human(collection.interval)}",
                          at=(interval, ("storage", "tiers", 0, "step")))
-    process = ("collection", "process_interval")
-    if not problems.involve(interval, process) and (
-            collection.process_interval % collection.interval):
-        problems.add(process, f"must be a multiple of collection.interval "
-                     f"({_human(collection.interval)}), got "
-                     f"{_human(collection.process_interval)}", at=(process, interval))
-    history = ("collection", "process_history_interval")
-    if not problems.involve(process, history) and (
-            collection.process_history_interval % collection.process_interval):
-        problems.add(history, f"must be a multiple of collection.process_interval "
-                     f"({_human(collection.process_interval)}), got "
-                     f"{_human(collection.process_history_interval)}", at=(history, process))
+    # process_interval and process_history_interval need no relation to the interval:
+    # processes are sampled (and recorded) on the first tick at or after they are due.
 
 
 def _check_server(server: ServerConfig, problems: _Problems) -> None:

@@ -42,7 +42,8 @@ LOCK_FILE = "sysmond.lock"
 DAEMON_FILE = "daemon.json"
 STORE_DIR = "store"
 PROCESS_FILE = "processes.ring"
-STORE_RETRY_SECONDS = 10.0
+# A store that cannot be opened is retried every tick: a failed open is cheap.
+STORE_RETRY_SECONDS = 0.0
 
 
 class AlreadyRunning(SysmondError):
@@ -119,6 +120,8 @@ class Daemon:
         self._last_store_try = -math.inf
         self._last_history = -math.inf
         self._runner: Any = None
+        self._ready = False
+        self._last_processes: Any = None
         self.url: str | None = None
 
     # --- lifecycle -------------------------------------------------------------------
@@ -138,6 +141,7 @@ class Daemon:
             self._write_daemon_file()
             await self._tick(self._grid_now())
             self.notifier.ready(self._status_line())
+            self._ready = True
             log.info("sysmond %s ready: dashboard at %s, state in %s, sampling every %ss",
                      __version__, self.url, self.state_dir, self.config.collection.interval)
             if self._on_ready is not None:
@@ -193,13 +197,14 @@ class Daemon:
                 log.exception("alert evaluation failed")
         took = s.last_done_wall - grid
         interval = self.config.collection.interval
-        if took > interval:
+        if took > interval and self._ready:
             missed = int(took // interval)
             s.skipped += missed
             log.warning("slow tick: %.2fs for a %ss interval; skipping %d grid point(s)",
                         took, interval, missed)
-        self.notifier.watchdog()
-        if s.ticks % 10 == 1:
+        if self._ready:
+            self.notifier.watchdog()
+        if self._ready and s.ticks % 10 == 1:
             self.notifier.status(self._status_line())
 
     def _tick_work(self, grid: float) -> Any:
@@ -217,7 +222,9 @@ class Daemon:
             self._flush()
             self._last_flush = now
         self.stats.last_duration = now - t0
-        return Latest(sample, body, self.clock())
+        if sample.processes is not None:
+            self._last_processes = sample.processes
+        return Latest(sample, body, self.clock(), self._last_processes)
 
     async def _shutdown(self) -> None:
         if self._runner is not None:
@@ -314,8 +321,10 @@ class Daemon:
         except ImportError:
             return
         try:
+            c = self.config.collection
             self.processes = ProcessHistory.open(self.state_dir / PROCESS_FILE,
-                                                 quarantine=True)
+                                                 interval=c.process_history_interval,
+                                                 top_n=c.top_n, quarantine=True)
         except (StoreError, OSError) as e:
             log.error("process history unavailable: %s", e)
 
@@ -348,11 +357,12 @@ class Daemon:
     async def _start_http(self) -> None:
         from aiohttp import web
 
-        from sysmond.api import AppState, check_listen_safety, create_app, server_kwargs
+        from sysmond.api import AppState, check_listen_safety, create_app, handler_args
         from sysmond.api import ssl_context as make_ssl_context
 
         server = self.config.server
-        check_listen_safety(self.config)
+        for warning in check_listen_safety(server):
+            log.warning("%s", warning)
         state = AppState(config=self.config, store=self.store, hostname=self.hostname,
                          started_at=self.started_at, clock=self.clock,
                          latest=lambda: self.latest, health=self.health,
@@ -360,9 +370,9 @@ class Daemon:
         self.app_state = state
         app = create_app(state)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                     **server_kwargs(self.config))
+                                     **handler_args(server))
         await self._runner.setup()
-        ssl_ctx = make_ssl_context(self.config)
+        ssl_ctx = make_ssl_context(server)
         site = web.TCPSite(self._runner, server.host, server.port, ssl_context=ssl_ctx,
                            reuse_address=True)
         await site.start()
@@ -378,12 +388,11 @@ class Daemon:
         ru = resource.getrusage(resource.RUSAGE_SELF)
         cpu_s = ru.ru_utime + ru.ru_stime
         up = max(1e-9, self.mono() - self._started_mono)
-        store_info: dict[str, Any] = {"ok": s.store_error is None, "error": s.store_error,
-                                      "failing_since": s.store_failing_since,
-                                      "pending_samples": len(s.pending),
-                                      "writes": s.store_writes,
-                                      "dropped_stale": self.store.dropped if self.store else 0,
-                                      "dropped_overflow": s.store_dropped}
+        store_info: dict[str, Any] = {
+            "state": "ok" if s.store_error is None else "failing",
+            "error": s.store_error, "failing_since": s.store_failing_since,
+            "pending": len(s.pending), "writes": s.store_writes,
+            "dropped": (self.store.dropped if self.store else 0) + s.store_dropped}
         if self.store is not None:
             store_info["path"] = str(self.store.path)
             store_info["series"] = len(self.store.series())
@@ -392,17 +401,20 @@ class Daemon:
             "hostname": self.hostname,
             "pid": os.getpid(),
             "started_at": self.started_at,
-            "uptime_seconds": up,
+            "uptime": up,
             "interval": self.config.collection.interval,
-            "last_sample_time": s.last_grid,
+            "last_sample": s.last_grid,
             "last_tick_done": s.last_done_wall,
-            "tick_duration_seconds": s.last_duration,
-            "tick_lag_seconds": s.last_lag,
-            "tick_lag_max_seconds": s.max_lag,
+            "tick_duration": s.last_duration,
+            "tick_lag": s.last_lag,
+            "tick_lag_max": s.max_lag,
             "ticks": s.ticks,
             "ticks_skipped": s.skipped,
-            "collectors": [c._asdict() for c in self.registry.status()],
+            "collectors": {c.name: {"ok": c.ok, "duration": c.last_duration_s,
+                                    "error": c.last_error}
+                           for c in self.registry.status()},
             "store": store_info,
+            "series": store_info.get("series", 0),
             "process": {"cpu_seconds": cpu_s, "cpu_percent_avg": 100.0 * cpu_s / up,
                         "rss_bytes": _rss_bytes()},
         }
