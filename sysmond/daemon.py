@@ -122,6 +122,7 @@ class Daemon:
         self._runner: Any = None
         self._ready = False
         self._last_processes: Any = None
+        self._history_failing = False
         self.url: str | None = None
 
     # --- lifecycle -------------------------------------------------------------------
@@ -326,15 +327,24 @@ class Daemon:
                                                  interval=c.process_history_interval,
                                                  top_n=c.top_n, quarantine=True)
         except (StoreError, OSError) as e:
-            log.error("process history unavailable: %s", e)
+            if not self._history_failing:
+                log.error("process history unavailable: %s", e)
+            self._history_failing = True
+        else:
+            if self._history_failing:
+                log.warning("process history available again")
+            self._history_failing = False
 
     def _record_processes(self, sample: Sample) -> None:
         table = sample.processes
         every = self.config.collection.process_history_interval
-        if self.processes is None or table is None:
+        if table is None or sample.timestamp - self._last_history < every:
             return
-        if sample.timestamp - self._last_history < every:
-            return
+        if self.processes is None:  # could not be opened (e.g. disk full): try again
+            self._last_history = sample.timestamp
+            self._open_process_history()
+            if self.processes is None:
+                return
         try:
             self.processes.record(sample.timestamp, table)
             self._last_history = sample.timestamp
