@@ -1,0 +1,172 @@
+// Plotly charts: time series with an avg line and a min-max band, live appends with a
+// bounded length, a memory gauge and a per-mount usage bar. Plotly is a global that
+// app.js loads beside the first data requests, so this module only touches it once
+// data is there to draw.
+
+import { axisTime } from './format.js';
+
+const PALETTE = ['#2f7ed8', '#e4572e', '#2bb673', '#a05ae0', '#f2a541', '#17becf',
+  '#d62728', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#1f77b4'];
+const CONFIG = { displaylogo: false, responsive: true, showLink: false,
+  showSendToCloud: false, modeBarButtonsToRemove: ['lasso2d', 'select2d', 'toImage'] };
+
+function css(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+function baseLayout() {
+  const fg = css('--fg') || '#222';
+  const grid = css('--grid') || '#ddd';
+  return {
+    paper_bgcolor: 'rgba(0,0,0,0)', plot_bgcolor: 'rgba(0,0,0,0)',
+    font: { color: fg, size: 11, family: 'system-ui, sans-serif' },
+    margin: { l: 48, r: 8, t: 8, b: 28 },
+    legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom' },
+    xaxis: { type: 'date', gridcolor: grid, linecolor: grid, zeroline: false },
+    yaxis: { gridcolor: grid, linecolor: grid, zeroline: false, rangemode: 'tozero', automargin: true },
+    hovermode: 'x unified',
+  };
+}
+
+function alpha(hex, a) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
+}
+
+/** A chart of one or more series over time. */
+export class TimeChart {
+  /** `unit` is '%' or 'B/s' or '/s'; `onZoom(start, end)` gets Unix seconds, or
+   *  (null, null) when the user resets the zoom. */
+  constructor(el, { unit, percent = false, onZoom }) {
+    this.el = el;
+    this.unit = unit;
+    this.percent = percent;
+    this.index = new Map(); // series name -> trace indexes {avg, min, max}
+    this.drawn = false;
+    this.layout = null;
+    this.onZoom = onZoom;
+  }
+
+  /** Draw `series`: [{name, t: [unix s], avg, min, max, band}] over [start, end]
+   *  (null end: follow the data, for live mode). */
+  draw(series, { start = null, end = null } = {}) {
+    const traces = [];
+    this.index.clear();
+    series.forEach((s, k) => {
+      const color = s.color || PALETTE[k % PALETTE.length];
+      const x = s.t.map(axisTime);
+      const idx = {};
+      if (s.band) {
+        idx.min = traces.length;
+        traces.push({ x, y: s.min, mode: 'lines', line: { width: 0, color }, hoverinfo: 'skip',
+          showlegend: false, name: `${s.name} min`, type: 'scatter', connectgaps: false });
+        idx.max = traces.length;
+        traces.push({ x, y: s.max, mode: 'lines', line: { width: 0, color }, fill: 'tonexty',
+          fillcolor: alpha(color, 0.18), hoverinfo: 'skip', showlegend: false,
+          name: `${s.name} max`, type: 'scatter', connectgaps: false });
+      }
+      idx.avg = traces.length;
+      traces.push({ x, y: s.avg, mode: 'lines', name: s.name, type: 'scatter',
+        line: { width: s.thin ? 1 : 1.6, color }, connectgaps: false,
+        hovertemplate: this.hover() });
+      this.index.set(s.name, idx);
+    });
+    const layout = baseLayout();
+    layout.showlegend = series.length > 1;
+    if (this.percent) { layout.yaxis.range = [0, 100]; layout.yaxis.ticksuffix = ' %'; }
+    else { layout.yaxis.tickformat = '~s'; layout.yaxis.ticksuffix = ` ${this.unit}`; }
+    if (start !== null && end !== null) layout.xaxis.range = [axisTime(start), axisTime(end)];
+    else layout.xaxis.autorange = true;
+    this.layout = layout;
+    Plotly.react(this.el, traces, layout, CONFIG);
+    this.drawn = traces.some((tr) => tr.x.length > 0);
+    if (!this.listening) {
+      this.listening = true;
+      this.el.on('plotly_relayout', (ev) => this.relayout(ev));
+    }
+  }
+
+  hover() {
+    return this.percent ? '%{y:.1f} %' : `%{y:.3~s} ${this.unit}`;
+  }
+
+  relayout(ev) {
+    if (!this.onZoom) return;
+    if (ev['xaxis.autorange']) { this.onZoom(null, null); return; }
+    const a = ev['xaxis.range[0]'] ?? (ev['xaxis.range'] || [])[0];
+    const b = ev['xaxis.range[1]'] ?? (ev['xaxis.range'] || [])[1];
+    if (a !== undefined && b !== undefined) this.onZoom(a, b);
+  }
+
+  /** Append one point per series (`values`: name -> number|null) at Unix time `t`,
+   *  keeping at most `maxPoints` per trace so hours of live mode hold memory flat. */
+  extend(t, values, maxPoints) {
+    if (!this.drawn && this.index.size === 0) return;
+    const xs = [];
+    const ys = [];
+    const idx = [];
+    const x = axisTime(t);
+    for (const [name, v] of Object.entries(values)) {
+      const i = this.index.get(name);
+      if (!i) continue;
+      for (const k of ['min', 'max', 'avg']) {
+        if (i[k] === undefined) continue;
+        xs.push([x]); ys.push([v ?? null]); idx.push(i[k]);
+      }
+    }
+    if (!idx.length) return;
+    Plotly.extendTraces(this.el, { x: xs, y: ys }, idx, maxPoints);
+    this.drawn = true;
+  }
+}
+
+/** Memory and swap, as two gauges. */
+export class Gauges {
+  constructor(el) { this.el = el; this.drawn = false; }
+
+  update(memPercent, swapPercent, swapTotal) {
+    const fg = css('--fg') || '#222';
+    const bar = (v) => (v >= 90 ? '#d62728' : v >= 75 ? '#f2a541' : '#2f7ed8');
+    const gauge = (value, title, x) => ({
+      type: 'indicator', mode: 'gauge+number', value: value ?? 0,
+      title: { text: title, font: { size: 12 } },
+      number: { suffix: ' %', valueformat: '.1f', font: { size: 22 } }, domain: { x, y: [0, 1] },
+      gauge: { axis: { range: [0, 100] }, bar: { color: bar(value ?? 0) },
+        bgcolor: 'rgba(0,0,0,0)', bordercolor: css('--grid') || '#ccc' },
+    });
+    const traces = [gauge(memPercent, 'memory', [0, 0.46])];
+    traces.push(swapTotal ? gauge(swapPercent, 'swap', [0.54, 1])
+      : { ...gauge(0, 'swap (none)', [0.54, 1]), mode: 'gauge' });
+    const layout = { paper_bgcolor: 'rgba(0,0,0,0)', font: { color: fg, size: 11 },
+      margin: { l: 28, r: 28, t: 28, b: 4 } };
+    Plotly.react(this.el, traces, layout, { ...CONFIG, displayModeBar: false });
+    this.drawn = true;
+  }
+}
+
+/** Disk usage per mount, as horizontal bars. `mounts`: {path: {percent, used, total}}. */
+export class MountBars {
+  constructor(el) { this.el = el; this.drawn = false; this.key = ''; }
+
+  update(mounts, fmtBytes) {
+    const names = Object.keys(mounts || {}).sort();
+    const pct = names.map((m) => mounts[m].percent);
+    const key = JSON.stringify(pct);
+    if (key === this.key) return; // usage moves slowly: redraw only on change
+    this.key = key;
+    const layout = baseLayout();
+    layout.xaxis = { range: [0, 100], ticksuffix: ' %', gridcolor: css('--grid') };
+    layout.yaxis = { automargin: true, autorange: 'reversed' };
+    layout.margin = { l: 8, r: 8, t: 8, b: 28 };
+    layout.height = Math.max(120, 40 + 26 * names.length);
+    layout.hovermode = 'closest';
+    const trace = {
+      type: 'bar', orientation: 'h', y: names, x: pct,
+      marker: { color: pct.map((v) => (v >= 85 ? '#d62728' : v >= 70 ? '#f2a541' : '#2bb673')) },
+      text: names.map((m) => `${(mounts[m].percent ?? 0).toFixed(0)} % of ${fmtBytes(mounts[m].total)}`),
+      textposition: 'auto', hovertemplate: '%{y}: %{x:.1f} %<extra></extra>',
+    };
+    Plotly.react(this.el, [trace], layout, { ...CONFIG, displayModeBar: false });
+    this.drawn = names.length > 0;
+  }
+}
