@@ -31,6 +31,11 @@ class QueryPool:
         self._pending = 0
         self._max = max_pending
 
+    @property
+    def pending(self) -> int:
+        """Reads running or waiting for a thread."""
+        return self._pending
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         if self._pending >= self._max:
             raise ApiError(503, "busy", f"{self._pending} queries are already running or "
