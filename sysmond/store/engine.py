@@ -59,7 +59,8 @@ log = logging.getLogger(__name__)
 SPARE_WIDTH = 16
 LOCK = "lock"
 # Seconds of data the writer may write past its last flush before it records a new
-# lease in writer.json (a flush every `flush_interval` renews it; see `_reserve`).
+# lease in writer.json (a flush every `flush_interval` renews it; see `_reserve`); at
+# most an eighth of the raw ring.
 LEASE = 600
 
 
@@ -139,7 +140,9 @@ class Store:
         self._pending: list[int] = [0] * len(self.tiers)
         self._flushed = 0
         self._lease = 0
-        self.lease = LEASE
+        # After a power cut the lease's slots are cleared: keep it a small part of the
+        # raw ring (600 s of the default day; 15 s of a 2-minute test ring).
+        self.lease = max(self.base_step, min(LEASE, self.tiers[0].retention // 8))
         # Longest stretch of data one consolidation pass may cover: tier k's new rows
         # must not lap over rows of tier k the pending row of tier k+1 still needs.
         self._safe_span = min(
@@ -327,7 +330,7 @@ class Store:
             self.dropped += 1
             return False
         self._check_writable()
-        plan = self._plan_for(values)
+        plan = self._plan_for(values, ts)
         vec = np.fromiter(values.values(), np.float32, len(values))
         self._consolidate(ts)
         if ts > self._lease:
@@ -366,7 +369,7 @@ class Store:
         if stamps[0] <= 0:
             raise StoreError("timestamps must be after 1970")
         self._check_writable()
-        plan = self._plan_for(dict.fromkeys(names, 0.0))
+        plan = self._plan_for(dict.fromkeys(names, 0.0), int(stamps[0]))
         self._consolidate(int(stamps[0]))
         self._reserve(int(stamps[0]), int(stamps[-1]))
         # Each chunk is consolidated up to its first row before it is written, and ends
@@ -408,16 +411,16 @@ class Store:
         if self.readonly:
             raise StoreError(f"{self.path}: store is open read-only")
 
-    def _plan_for(self, values: Mapping[str, float]) -> list[
+    def _plan_for(self, values: Mapping[str, float], at: int) -> list[
             tuple[_Segment, np.ndarray, np.ndarray]]:
-        """Return, per segment, where each of `values` goes (cached while the set of
-        names stays the same, which is nearly every tick)."""
+        """Return, per segment, where each of `values` (to be written at `at`) goes
+        (cached while the set of names stays the same, which is nearly every tick)."""
         keys = tuple(values)
         if keys == self._plan_keys:
             return self._plan
         missing = [k for k in keys if k not in self._index]
         if missing:
-            self._allocate(missing)
+            self._allocate(missing, at, keys)
         groups: dict[int, tuple[list[int], list[int]]] = {}
         for src, name in enumerate(keys):
             si, ci = self._index[name]
@@ -429,9 +432,11 @@ class Store:
         self._plan_keys = keys
         return self._plan
 
-    def _allocate(self, names: list[str]) -> None:
-        """Give each new series a column: a free one, one whose history aged out of
-        every tier, or one in a new segment. The catalog is rewritten once."""
+    def _allocate(self, names: list[str], at: int, writing: Sequence[str] = ()) -> None:
+        """Give each new series a column: a free one, one whose history will have aged
+        out of every tier once time `at` is written (and that is not among `writing`,
+        the series of this very sample), or one in a new segment. The catalog is
+        rewritten once."""
         names = list(dict.fromkeys(names))
         bad = [n for n in names if not isinstance(n, str) or not n]
         if bad:
@@ -440,11 +445,16 @@ class Store:
         free = [(si, ci) for si, seg in enumerate(self._segments)
                 for ci, name in enumerate(seg.columns) if not name]
         if len(free) < len(names):
-            free += self._aged_out_columns()
+            free += self._aged_out_columns(at, set(writing))
         taken = free[:len(names)]
         for (si, ci), name in zip(taken, names):
             old = self._segments[si].columns[ci]
             if old:
+                # Rows of an earlier lap may survive downtime in their slots: clear the
+                # column everywhere so none reads as the new series' history.
+                for ring in self._segments[si].rings:
+                    for plane in ring.planes:
+                        plane[:, ci] = 0 if plane.dtype.kind == "u" else NAN32
                 self._index.pop(old, None)
                 log.info("series %s aged out; its column now holds %s", old, name)
             self._segments[si].columns[ci] = name
@@ -482,19 +492,21 @@ class Store:
             raise StoreError(f"{self.path / CATALOG}: cannot record new series: {e}") from e
         self._plan_keys = None
 
-    def _aged_out_columns(self) -> list[tuple[int, int]]:
-        """Columns whose series has no value left in any tier's live rows."""
+    def _aged_out_columns(self, at: int, keep: set[str]) -> list[tuple[int, int]]:
+        """Columns whose series has no value left in any tier's live rows at `at`
+        and is not in `keep`."""
         if self.last_time is None:
             return []
         out = []
         for si, seg in enumerate(self._segments):
             seen = np.zeros(seg.width, bool)
             for ring in seg.rings:
-                first = self.last_time - ring.retention + ring.step
+                first = at - ring.retention + ring.step
                 first -= first % ring.step
                 valid, *planes = ring.read(first, ring.nrows, slice(None))
                 seen |= ~np.isnan(planes[0][valid]).all(axis=0)
-            out += [(si, int(ci)) for ci in np.nonzero(~seen)[0] if seg.columns[ci]]
+            out += [(si, int(ci)) for ci in np.nonzero(~seen)[0]
+                    if seg.columns[ci] and seg.columns[ci] not in keep]
         return out
 
     def _consolidate(self, ts: int) -> None:
