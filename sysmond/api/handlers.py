@@ -177,7 +177,7 @@ async def alerts_history(request: web.Request) -> web.Response:
     rule = q.get("rule")
     if state.alerts is None:
         return _json({"enabled": False, "records": []})
-    records = state.alerts.history(start, end, rule=rule)
+    records = state.alerts.history(start, end, rule=rule, limit=limit)
     return _json({"enabled": True, "start": start, "end": end, "rule": rule,
                   "records": [_record(r) for r in list(records)[:limit]]})
 

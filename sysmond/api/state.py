@@ -39,8 +39,8 @@ class AlertSource(Protocol):
 
     def states(self) -> Sequence[Any]: ...  # AlertState records (with .to_json())
 
-    def history(self, start: float | None, end: float | None,
-                rule: str | None = None) -> Sequence[Any]: ...  # HistoryRecord, newest first
+    def history(self, start: float | None, end: float | None, rule: str | None = None,
+                limit: int = 100) -> Sequence[Any]: ...  # HistoryRecord, newest first
 
 
 class ProcessSource(Protocol):

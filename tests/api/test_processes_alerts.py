@@ -96,9 +96,9 @@ class Engine:
     def states(self):
         return [State("cpu_high", "firing"), State("disk_full", "ok")]
 
-    def history(self, start, end, rule=None):
-        self.asked.append((start, end, rule))
-        return [State("cpu_high", "firing")] * 5
+    def history(self, start, end, rule=None, limit=100):
+        self.asked.append((start, end, rule, limit))
+        return [State("cpu_high", "firing")] * min(5, limit)
 
     def status(self):
         return {"rules": 2}
@@ -117,9 +117,9 @@ async def test_alert_history_passes_range_and_rule_and_limits(aiohttp_client, ma
     doc = await (await client.get(
         "/api/v1/alerts/history?range=1d&rule=cpu_high&limit=2")).json()
     assert len(doc["records"]) == 2 and doc["rule"] == "cpu_high"
-    assert engine.asked == [(NOW + 1 - 86_400, NOW + 1, "cpu_high")]
+    assert engine.asked == [(NOW + 1 - 86_400, NOW + 1, "cpu_high", 2)]
     await client.get("/api/v1/alerts/history")
-    assert engine.asked[-1] == (None, None, None)
+    assert engine.asked[-1] == (None, None, None, 100)
 
 
 async def test_without_an_alert_engine_the_lists_are_empty(client):
@@ -127,3 +127,34 @@ async def test_without_an_alert_engine_the_lists_are_empty(client):
                                                                  "alerts": []}
     doc = await (await client.get("/api/v1/alerts/history")).json()
     assert doc == {"enabled": False, "records": []}
+
+
+async def test_the_real_process_history_and_alert_engine_plug_in(aiohttp_client, make_state,
+                                                                 tmp_path):
+    from sysmond.alerts import AlertEngine
+    from sysmond.config import AlertRuleConfig, AlertsConfig
+    from sysmond.store.processes import ProcessHistory
+
+    history = ProcessHistory.open(tmp_path / "processes", interval=60)
+    history.record(NOW - 600, make_sample(NOW - 600).processes)
+    rule = AlertRuleConfig("cpu_high", "cpu.usage_percent", ">", 80.0, channels=())
+    engine = AlertEngine(AlertsConfig(rules=(rule,), channels=()), tmp_path,
+                         hostname="testhost", clock=lambda: NOW)
+    engine.evaluate(NOW - 10, {"cpu.usage_percent": 95.0})
+    engine.evaluate(NOW, {"cpu.usage_percent": 96.0})
+    try:
+        client = await aiohttp_client(create_app(make_state(processes=history,
+                                                            alerts=engine)))
+        r = await client.get(f"/api/v1/metrics/processes?at={NOW - 590:.0f}&limit=2")
+        doc = await r.json()
+        assert r.status == 200, doc
+        assert doc["time"] == NOW - 600 and len(doc["processes"]) == 2
+        doc = await (await client.get("/api/v1/alerts")).json()
+        assert doc["enabled"] is True
+        assert [(a["rule"], a["state"]) for a in doc["alerts"]] == [("cpu_high", "firing")]
+        doc = await (await client.get("/api/v1/alerts/history?rule=cpu_high")).json()
+        assert [r["kind"] for r in doc["records"]] == ["firing"]
+        health = await (await client.get("/api/v1/health")).json()
+        assert health["alerts"]["enabled"] is True
+    finally:
+        history.close()
