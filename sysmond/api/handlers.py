@@ -78,7 +78,9 @@ def series_handler(area: str) -> Handler:
         now = state.clock()
         limits = state.config.server.limits
         p = series.parse(area, request.query, now, state.store.tiers, limits)
-        body = await request.app[SERVICES].pool.run(_answer, state, p, now)
+        services = request.app[SERVICES]
+        body = await services.answers.get(series.cache_key(state.store, p, now),
+                                          lambda: services.pool.run(_answer, state, p, now))
         if p.format == "csv":
             return web.Response(body=body, content_type="text/csv", charset="utf-8",
                                 headers={"Content-Disposition":

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -22,6 +23,8 @@ from sysmond.api.state import STATE
 
 T = TypeVar("T")
 STORAGE_TTL = 10.0  # seconds a store.info() answer is reused by health
+CACHE_ENTRIES = 64
+CACHE_MAX_BODY = 2 << 20  # larger answers are not kept
 
 
 class QueryPool:
@@ -51,11 +54,47 @@ class QueryPool:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+class AnswerCache:
+    """Recent series answers by `series.cache_key`, shared by concurrent askers: the
+    first request computes, the others arriving meanwhile await the same future."""
+
+    def __init__(self, entries: int = CACHE_ENTRIES) -> None:
+        self._entries = entries
+        self._items: OrderedDict[tuple[object, ...], asyncio.Future[bytes]] = OrderedDict()
+        self.hits = self.misses = 0
+
+    async def get(self, key: tuple[object, ...],
+                  compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        fut = self._items.get(key)
+        if fut is not None:
+            self.hits += 1
+            self._items.move_to_end(key)
+            return await asyncio.shield(fut)
+        self.misses += 1
+        fut = asyncio.get_running_loop().create_future()
+        self._items[key] = fut
+        while len(self._items) > self._entries:
+            self._items.popitem(last=False)
+        try:
+            body = await compute()
+        except BaseException as e:
+            self._items.pop(key, None)
+            if not fut.done():
+                fut.set_exception(e)
+                fut.exception()  # retrieved: no "never retrieved" warning if unawaited
+            raise
+        fut.set_result(body)
+        if len(body) > CACHE_MAX_BODY:
+            self._items.pop(key, None)
+        return body
+
+
 class Services:
     """Per-app helpers; built when the app starts, closed when it stops."""
 
     def __init__(self, pool: QueryPool) -> None:
         self.pool = pool
+        self.answers = AnswerCache()
         self.own = OwnUsage()
         self._storage: tuple[float, dict[str, Any]] | None = None
 

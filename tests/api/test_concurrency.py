@@ -135,7 +135,8 @@ async def test_too_many_waiting_queries_get_503_not_an_unbounded_queue(aiohttp_c
     blocking = BlockingStore(store)
     app = create_app(make_state(store=blocking))
     client = await aiohttp_client(app)
-    pending = [asyncio.create_task(client.get("/api/v1/metrics/memory")) for _ in range(32)]
+    pending = [asyncio.create_task(client.get(f"/api/v1/metrics/memory?range={i + 1}m"))
+               for i in range(32)]  # 32 different questions: none shares an answer
     loop = asyncio.get_running_loop()
     assert await loop.run_in_executor(None, blocking.entered.wait, 10)
     try:
@@ -144,9 +145,42 @@ async def test_too_many_waiting_queries_get_503_not_an_unbounded_queue(aiohttp_c
         while pool.pending < 32 and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         assert pool.pending == 32
-        r = await client.get("/api/v1/metrics/memory")
+        r = await client.get("/api/v1/metrics/memory?range=1d")
         assert r.status == 503 and r.headers["Retry-After"] == "1"
         assert (await r.json())["error"] == "busy"
     finally:
         blocking.release.set()
     assert all(r.status == 200 for r in await asyncio.gather(*pending))
+
+
+class CountingStore(BlockingStore):
+    def __init__(self, real: Store) -> None:
+        super().__init__(real)
+        self.release.set()
+        self.queries = 0
+        self.last_time = real.last_time
+
+    def query(self, *args, **kw):
+        self.queries += 1
+        return super().query(*args, **kw)
+
+
+async def test_dashboards_asking_the_same_thing_share_one_query(aiohttp_client, make_state,
+                                                               store):
+    counting = CountingStore(store)
+    clock = [NOW + 1.0]
+    client = await aiohttp_client(create_app(make_state(store=counting,
+                                                        clock=lambda: clock[0])))
+    path = "/api/v1/metrics/cpu?range=1d&points=100"  # 870 s buckets
+    bodies = []
+    for _ in range(3):
+        rs = await asyncio.gather(*(client.get(path) for _ in range(10)))
+        bodies += [await r.read() for r in rs]
+        clock[0] += 1.0  # a second later: still the same buckets
+    assert counting.queries == 1
+    assert len(set(bodies)) == 1
+    counting.last_time += 10  # a new tick stored: the answer may have changed
+    assert (await client.get(path)).status == 200
+    assert counting.queries == 2
+    assert (await client.get(path.replace("100", "99"))).status == 200
+    assert counting.queries == 3

@@ -129,7 +129,8 @@ async def test_csv_has_one_row_per_point_and_empty_cells_for_gaps(client):
 def test_rounding_keeps_at_most_seven_significant_digits_or_four_decimals():
     a = np.array([12.345678, 0.000123456, 123456789.0, 17179869184.0, 0.0, np.nan, np.inf])
     assert rounded(a)[:5].tolist() == [12.3457, 0.0001, 123456789.0, 17179869184.0, 0.0]
-    assert json_array(a) == "[12.3457,0.0001,123456789,17179869184,0,null,null]"
+    assert json_array(a) == "[12.3457,0.0001,123456789.0,17179869184.0,0.0,null,null]"
+    assert json_array(np.array([1e9, np.nan, 2.0])) == "[1000000000,null,2]"
 
 
 def test_the_test_ladder_is_what_the_assertions_assume():
