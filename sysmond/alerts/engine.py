@@ -78,6 +78,7 @@ log = logging.getLogger(__name__)
 
 # Write the state file at most this often while things keep changing (seconds).
 PERSIST_MIN_INTERVAL = 0.5
+PERSIST_LAZY_INTERVAL = 30.0
 # After a failed write, try again this much later (seconds).
 PERSIST_RETRY = 5.0
 
@@ -124,6 +125,7 @@ class AlertEngine:
         self._persist_task: asyncio.Task[None] | None = None
         self._io: concurrent.futures.ThreadPoolExecutor | None = None
         self._persist_failing = False
+        self._lazy_write: asyncio.TimerHandle | None = None
         self._write_lock = threading.Lock()  # flush() may run while the I/O thread writes
 
         self._delivery = Delivery(
@@ -521,6 +523,9 @@ class AlertEngine:
                 await self._persist_task
         self._persist_task = None
         self._persist_wake = None
+        if self._lazy_write is not None:
+            self._lazy_write.cancel()
+            self._lazy_write = None
         await self._persist_once()
         if self._io is not None:
             self._io.shutdown(wait=True)
@@ -550,10 +555,27 @@ class AlertEngine:
         wake = self._persist_wake
         if wake is None:
             return
-        if threading.get_ident() == self._loop_thread:
-            wake.set()
+        # A firing, a recovery or a delivery outcome is written at once; a pending or
+        # back-to-ok change only within PERSIST_LAZY_INTERVAL, so a value hovering around
+        # a threshold does not cost a file write (and an fsync) every few seconds.
+        if important:
+            if threading.get_ident() == self._loop_thread:
+                wake.set()
+            else:
+                self._loop.call_soon_threadsafe(wake.set)
+        elif threading.get_ident() == self._loop_thread:
+            self._schedule_lazy_write()
         else:
-            self._loop.call_soon_threadsafe(wake.set)
+            self._loop.call_soon_threadsafe(self._schedule_lazy_write)
+
+    def _schedule_lazy_write(self) -> None:
+        if self._lazy_write is None and self._loop is not None:
+            self._lazy_write = self._loop.call_later(PERSIST_LAZY_INTERVAL, self._lazy_due)
+
+    def _lazy_due(self) -> None:
+        self._lazy_write = None
+        if self._persist_wake is not None:
+            self._persist_wake.set()
 
     async def _persist_loop(self) -> None:
         assert self._persist_wake is not None
