@@ -153,7 +153,7 @@ def answer(store: Store, p: SeriesParams, now: float, limits: LimitsConfig) -> b
                           tier=tier.name, now=now)
     if p.format == "csv":
         return to_csv(fields, res)
-    return to_json(p, fields, res, tier)
+    return to_json(p, fields, res, tier, raw=k == 0)
 
 
 def cache_key(store: Store, p: SeriesParams, now: float) -> tuple[object, ...]:
@@ -210,7 +210,8 @@ def json_array(a: np.ndarray) -> str:
 
 
 def to_json(p: SeriesParams, fields: list[Field], res: QueryResult | None,
-            tier: TierConfig) -> bytes:
+            tier: TierConfig, raw: bool = False) -> bytes:
+    """The columnar document; `raw` says `tier` is the store's base tier."""
     if res is None:
         head = {"metric": p.area, "device": p.device, "tier": tier.name, "step": tier.step,
                 "start": int(p.start), "end": int(p.end), "timestamps": [], "series": {},
@@ -223,8 +224,12 @@ def to_json(p: SeriesParams, fields: list[Field], res: QueryResult | None,
     for i, f in enumerate(fields):
         if i:
             parts.append(",")
-        parts += [_dumps(f.name), ':{"avg":', json_array(res.avg[i]),
-                  ',"min":', json_array(res.min[i]), ',"max":', json_array(res.max[i]), "}"]
+        avg = json_array(res.avg[i])
+        if raw and res.step == tier.step:  # one sample a point: min = max = avg
+            lo = hi = avg
+        else:
+            lo, hi = json_array(res.min[i]), json_array(res.max[i])
+        parts += [_dumps(f.name), ':{"avg":', avg, ',"min":', lo, ',"max":', hi, "}"]
     parts += ['},"units":', _dumps({f.name: f.unit for f in fields}), "}"]
     return "".join(parts).encode()
 

@@ -42,6 +42,9 @@ async def test_values_are_the_stored_ones_rounded(client):
     want = value_at("memory.percent", ts).astype(np.float32).astype(np.float64)
     got = np.array(doc["series"]["percent"]["avg"], dtype=np.float64)
     assert np.allclose(got, want, rtol=0, atol=1e-4)
+    # one raw sample a point: its min and max are the value itself
+    assert doc["series"]["percent"]["min"] == doc["series"]["percent"]["max"] == \
+        doc["series"]["percent"]["avg"]
 
 
 async def test_one_core_is_chosen_with_core_and_keeps_its_field_name(client):
