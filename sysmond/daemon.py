@@ -148,10 +148,12 @@ class Daemon:
             if self._on_ready is not None:
                 self._on_ready(self.url or "")
             keepalive = asyncio.create_task(self._watchdog_keepalive())
+            reports = asyncio.create_task(self._report_schedule())
             try:
                 await self._loop()
             finally:
                 keepalive.cancel()
+                reports.cancel()
             self.notifier.stopping()
             log.info("stopping")
             return 0
@@ -477,6 +479,12 @@ class Daemon:
             done = self.stats.last_done_mono
             if done is not None and self.mono() - done < 2 * self.config.collection.interval + 5:
                 self.notifier.watchdog()
+
+    async def _report_schedule(self) -> None:
+        """Regenerate the static report site when the config's `report:` asks for it."""
+        from sysmond.report import run_schedule
+
+        await run_schedule(self.state_dir, lambda: self.config, clock=self.clock)
 
     def _grid_now(self) -> float:
         interval = self.config.collection.interval

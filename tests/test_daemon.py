@@ -130,3 +130,16 @@ def test_a_bad_config_at_start_exits_nonzero_naming_key_and_line(tmp_path):
                        timeout=30)
     assert r.returncode == 2
     assert f"{cfg}:2: collection.interval: must be between 1 and 60 seconds, got 0" in r.stderr
+
+
+def test_the_daemon_renders_the_report_site_when_the_config_asks(tmp_path):
+    out = tmp_path / "report"
+    cfg = tmp_path / "sysmond.yaml"
+    cfg.write_text(f"report:\n  enabled: true\n  output_dir: {out}\n  every: 1h\n")
+    d = DaemonProcess(tmp_path / "state", config=cfg)
+    try:
+        d.wait_ready()
+        wait_for(lambda: "report site written" in d.stderr(), 30, "the report to be written")
+        assert (out / "index.html").exists()
+    finally:
+        assert d.stop() == 0
