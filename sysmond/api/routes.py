@@ -35,5 +35,9 @@ ROUTES: tuple[Route, ...] = (
 
 
 def add_routes(app: web.Application) -> None:
+    """Register the table; every GET also answers HEAD (monitors probe with it)."""
     for r in ROUTES:
-        app.router.add_route(r.method, r.path, r.handler, name=r.name)
+        if r.method == "GET":
+            app.router.add_get(r.path, r.handler, name=r.name)
+        else:
+            app.router.add_route(r.method, r.path, r.handler, name=r.name)

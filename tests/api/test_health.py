@@ -84,3 +84,8 @@ async def test_alert_engine_status_is_included(aiohttp_client, make_state):
 
     _, doc = await health(aiohttp_client, make_state, alerts=Engine())
     assert doc["alerts"] == {"enabled": True, "rules": 3, "firing": 1, "queue": 0}
+
+
+async def test_head_works_for_monitors(client):
+    r = await client.head("/api/v1/health")
+    assert r.status == 200
