@@ -17,7 +17,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,25 @@ def cached_tree() -> Path:
                        timeout=1200)
     assert r.returncode == 0, f"packaging/mkroot.sh failed:\n{r.stderr}"
     return Path(r.stdout.strip().splitlines()[-1])
+
+
+@contextlib.contextmanager
+def booted_machine(workdir: Path, artifact: str | None = None) -> Iterator[Machine]:
+    """Boot a fresh copy of the cached tree; always power it off and delete it after.
+    With `artifact`, the machine's journal is saved as test-artifacts/ARTIFACT."""
+    tree = cached_tree()
+    m = Machine(workdir)
+    try:
+        m.boot(tree)
+        yield m
+    finally:
+        artifacts = REPO / "test-artifacts"
+        if artifact and artifacts.is_dir() and m.pid1:
+            # The journal is a courtesy for a failed run; the shutdown below is not.
+            with contextlib.suppress(Exception):
+                (artifacts / artifact).write_text(
+                    m.run("journalctl -b --no-pager", check=False, timeout=30).stdout)
+        m.shutdown()
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str,

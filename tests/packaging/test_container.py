@@ -8,7 +8,6 @@ the unit's 30 s; everything else is the packaged unit as shipped.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging.machine import REPO, Machine, cached_tree, tools_missing, wait_until
+from tests.packaging.machine import REPO, Machine, booted_machine, tools_missing, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -34,19 +33,9 @@ def machine(tmp_path_factory):
     why = tools_missing()
     if why:
         pytest.skip(why)
-    tree = cached_tree()
-    m = Machine(tmp_path_factory.mktemp("machine"))
-    try:
-        m.boot(tree)
+    with booted_machine(tmp_path_factory.mktemp("machine"),
+                        "packaging-deb-machine-journal.txt") as m:
         yield m
-    finally:
-        artifacts = REPO / "test-artifacts"
-        if artifacts.is_dir() and m.pid1:
-            # The journal is a courtesy for a failed run; the shutdown below is not.
-            with contextlib.suppress(Exception):
-                (artifacts / "packaging-container-journal.txt").write_text(
-                    m.run("journalctl -b --no-pager", check=False, timeout=30).stdout)
-        m.shutdown()
 
 
 def active(m: Machine) -> bool:
