@@ -318,11 +318,14 @@ class Store:
         """Store one tick's values at time `t` (floored to the base step) and
         consolidate the coarser tiers whose intervals it completes.
 
-        Return False (and store nothing) if `t` is not newer than the last stored time.
+        Return False (and store nothing) if `t` is not newer than the last stored time
+        (counted in `dropped`) or `values` is empty (a sample of nothing changes nothing).
         Raise StoreError if the store cannot be written (e.g. no space for a new series).
         """
         if not math.isfinite(t):
             raise StoreError(f"timestamp {t} is not a number")
+        if not values:
+            return False
         ts = int(t // self.base_step) * self.base_step
         if ts <= 0:
             raise StoreError(f"timestamp {t} is not after 1970")
@@ -330,9 +333,11 @@ class Store:
             self.dropped += 1
             return False
         self._check_writable()
-        plan = self._plan_for(values, ts)
         vec = np.fromiter(values.values(), np.float32, len(values))
+        # Consolidate first: a new series may take the column of one that aged out,
+        # judged once its last samples have reached the coarse tiers.
         self._consolidate(ts)
+        plan = self._plan_for(values, ts)
         if ts > self._lease:
             self._reserve(ts, ts)
         for seg, dst, src in plan:
@@ -364,13 +369,13 @@ class Store:
             keep = stamps > self.last_time
             self.dropped += int((~keep).sum())
             stamps, values = stamps[keep], values[keep]
-        if not len(stamps):
+        if not len(stamps) or not len(names):
             return 0
         if stamps[0] <= 0:
             raise StoreError("timestamps must be after 1970")
         self._check_writable()
-        plan = self._plan_for(dict.fromkeys(names, 0.0), int(stamps[0]))
         self._consolidate(int(stamps[0]))
+        plan = self._plan_for(dict.fromkeys(names, 0.0), int(stamps[0]))
         self._reserve(int(stamps[0]), int(stamps[-1]))
         # Each chunk is consolidated up to its first row before it is written, and ends
         # before it could lap over a raw row that the pending coarse row still needs.
@@ -739,17 +744,21 @@ def _read_buckets(ring: Ring, first: int, last: int, cols: ColumnSelector, per: 
         if raw:
             return b0, planes[0], planes[0], planes[0]
         return b0, planes[0], planes[1], planes[2]
-    head_end = min(last, b0 + bucket - step)
-    body_first = first if first == b0 else b0 + bucket
-    body_last = (last + step) // bucket * bucket - step
-    pieces = []
-    if first != b0:
-        pieces.append((first, head_end, (first - b0) // step))
-    if body_last >= body_first:
-        pieces.append((body_first, body_last, 0))
-    if last > max(head_end, body_last):
-        tail_first = max(body_first, (last + step) // bucket * bucket)
-        pieces.append((tail_first, last, 0))
+    bl = last // bucket * bucket
+    pieces = []  # (first, last, rows missing before first in its bucket)
+    if b0 == bl:
+        pieces.append((first, last, (first - b0) // step))
+    else:
+        body_first = first
+        if first != b0:
+            pieces.append((first, b0 + bucket - step, (first - b0) // step))
+            body_first = b0 + bucket
+        whole_last = last == bl + bucket - step
+        body_last = last if whole_last else bl - step
+        if body_last >= body_first:
+            pieces.append((body_first, body_last, 0))
+        if not whole_last:
+            pieces.append((bl, last, 0))
     out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for a, b, pad_front in pieces:
         n = (b - a) // step + 1

@@ -476,6 +476,17 @@ def test_a_vanished_series_stays_readable_until_it_ages_out_then_its_column_is_r
     assert tier_rows(store, "raw", ["z"], T0 + 3700, T0 + 3700)[1].tolist() == [[9.0]]
 
 
+def test_a_series_whose_last_samples_await_consolidation_is_not_taken_for_aged_out(store):
+    for t in range(T0, T0 + 10):
+        store.append(t, {"b": 4.0})  # a segment of exactly one column
+    # a jump past the raw ring with a new series: "b" is in no raw row any more, but
+    # its last interval goes to the coarse tiers first, so it keeps its column
+    store.append(T0 + 130, {"a": 1.0})
+    assert store.series() == ["a", "b"] and store.info().segments == 2
+    assert tier_rows(store, "10s", ["b"], T0, T0)[1].tolist() == [[4.0]]
+    assert np.isnan(tier_rows(store, "1m", ["b"], T0, T0)[1]).all()  # 10 s of 60
+
+
 def test_a_reused_column_shows_nothing_of_its_old_series_even_after_long_downtime(store):
     store.append_many(T0 + np.arange(120), ["a", "b"], np.ones((120, 2)))
     later = T0 + 10 * 86400  # "b"'s rows of ten days ago still sit in their slots
