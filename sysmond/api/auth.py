@@ -180,7 +180,7 @@ class JwtAuth:
         except jwt.ExpiredSignatureError:
             raise unauthorized("the token has expired") from None
         except jwt.ImmatureSignatureError:
-            raise unauthorized("the token is not valid yet (nbf)") from None
+            raise unauthorized("the token is not valid yet (nbf or iat in the future)") from None
         except (jwt.InvalidAudienceError, jwt.InvalidIssuerError) as e:
             raise unauthorized(f"the token is not for this server ({e})") from None
         except jwt.MissingRequiredClaimError as e:
