@@ -138,3 +138,21 @@ def test_rounding_keeps_at_most_seven_significant_digits_or_four_decimals():
 
 def test_the_test_ladder_is_what_the_assertions_assume():
     assert [t.name for t in TIERS] == ["raw", "5m", "1h"]
+
+
+def test_the_answer_cache_aligns_buckets_exactly_as_the_store_does(store):
+    """The cache key must change whenever the store's answer could: same buckets."""
+    from sysmond.api.series import buckets
+
+    rng = np.random.default_rng(7)
+    names = ["cpu.usage_percent"]
+    for _ in range(300):
+        k = int(rng.integers(0, len(TIERS)))
+        tier = TIERS[k]
+        end = NOW - float(rng.uniform(0, 3 * 86_400))
+        start = end - float(rng.uniform(0, tier.retention))
+        points = int(rng.choice([1, 2, 3, 7, 100, 999, 1000, 1001, 5000]))
+        res = store.query(names, start, end, points=points, tier=tier.name, now=NOW)
+        per, lo, hi = buckets(start, end, points, tier.step)
+        assert (res.step, res.start) == (per * tier.step, lo)
+        assert len(res.timestamps) == (hi - lo) // (per * tier.step) + 1
