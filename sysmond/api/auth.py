@@ -16,10 +16,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
 from sysmond.api.errors import ApiError
 from sysmond.config import AuthConfig, JwtConfig
 from sysmond.errors import ConfigError
@@ -144,6 +140,10 @@ def load_jwt_key(cfg: JwtConfig) -> Any:
             data = f.read()
     except OSError as e:
         raise ConfigError(f"{cfg.key_file}: cannot read the JWT key: {e}") from e
+    # PyJWT and cryptography cost ~15 MB of memory: loaded only when JWT is configured.
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     if cfg.algorithm == "HS256":
         secret = data.strip()
         if len(secret) < MIN_HMAC_KEY_BYTES:
@@ -167,11 +167,15 @@ class JwtAuth:
     checked (aud and iss when configured), with `leeway` seconds of clock skew."""
 
     def __init__(self, cfg: JwtConfig) -> None:
+        import jwt
+
         self._key = load_jwt_key(cfg)
         self._cfg = cfg
         self._jwt = jwt.PyJWT(options={"enforce_minimum_key_length": True})
 
     def check(self, credential: str) -> None:
+        import jwt  # already loaded by __init__: a dictionary look-up
+
         cfg = self._cfg
         try:
             self._jwt.decode(credential, self._key, algorithms=[cfg.algorithm],
