@@ -227,6 +227,7 @@ class Store:
         store._open_segments(quarantine=quarantine)
         store._recover_after_power_loss()
         store._init_positions()
+        store._catch_up()
         # A predecessor killed with -9 left dirty pages in the page cache: sync them
         # before recording that everything up to last_time is on disk.
         store._sync(store.last_time or 0)
@@ -295,12 +296,12 @@ class Store:
         self.last_time = max(raw) if raw else None
         for k, tier in enumerate(self.tiers[1:], start=1):
             done = [x[k] for x in lasts if x[k] is not None]
-            pending = (max(done) // tier.step + 1) if done else 0
-            # Intervals before last_time's were consolidated before its row was
-            # written (even when they were gaps, which leave no row behind).
-            if self.last_time is not None:
-                pending = max(pending, self.last_time // tier.step)
-            self._pending[k] = pending
+            # From the interval after the newest coarse row: an interval judged a gap
+            # leaves no row, so it is judged again, from the same finer rows (or
+            # fewer), and stays a gap. (Not from last_time's interval: a process
+            # killed inside append_many leaves raw rows whose intervals it had not
+            # consolidated yet.)
+            self._pending[k] = (max(done) // tier.step + 1) if done else 0
 
     def refresh(self) -> None:
         """For readers: pick up segments the writer added since this store was opened."""
@@ -523,24 +524,44 @@ class Store:
             self._consolidate_tier(k, self._pending[k], current)
             self._pending[k] = current
 
-    def _consolidate_tier(self, k: int, first: int, stop: int) -> None:
-        """Consolidate the intervals [first, stop) of tier k that have finer data."""
+    def _consolidate_tier(self, k: int, first: int, stop: int,
+                          segments: list[_Segment] | None = None) -> None:
+        """Consolidate the intervals [first, stop) of tier k that have finer data (in
+        every segment, or only `segments`)."""
+        segments = self._segments if segments is None else segments
         fine, coarse = self.tiers[k - 1], self.tiers[k]
         ratio = coarse.step // fine.step
         # After downtime or at start, only the intervals the finer ring has rows for.
-        runs = [(first, 1)] if stop - first == 1 else self._runs_with_data(k - 1, first, stop)
+        runs = ([(first, 1)] if stop - first == 1
+                else self._runs_with_data(k - 1, first, stop, segments))
         per_read = max(1, self.tiers[k - 1].rows // ratio)
         for begin, count in runs:
             for at in range(begin, begin + count, per_read):
-                self._consolidate_run(k, at, min(per_read, begin + count - at), ratio)
+                self._consolidate_run(k, at, min(per_read, begin + count - at), ratio,
+                                      segments)
 
-    def _runs_with_data(self, k: int, first: int, stop: int) -> list[tuple[int, int]]:
+    def _catch_up(self) -> None:
+        """A writer killed inside a consolidation may have written an interval's coarse
+        row to some segments and not to others, and the pending position (after the
+        newest coarse row of any segment) would pass the others by: consolidate each
+        segment's own intervals up to it. Only intervals a segment holds no row for
+        are written, so nothing valid is ever rewritten."""
+        for k in range(1, len(self.tiers)):
+            step = self.tiers[k].step
+            for seg in self._segments:
+                last = seg.rings[k].last_valid()
+                first = last // step + 1 if last is not None else 0
+                if first < self._pending[k]:
+                    self._consolidate_tier(k, first, self._pending[k], [seg])
+
+    def _runs_with_data(self, k: int, first: int, stop: int,
+                        segments: list[_Segment]) -> list[tuple[int, int]]:
         """Runs (first interval, count) of tier k+1's intervals in [first, stop) that
         hold at least one data row of tier k. Intervals older than one lap of tier k+1
         count too (after a long downtime): tier k+2 still needs them."""
         coarse = self.tiers[k + 1]
         times: list[np.ndarray] = []
-        for seg in self._segments:
+        for seg in segments:
             t, ok = seg.rings[k]._stamps()
             times.append(t[ok])
         if not times:
@@ -552,12 +573,13 @@ class Store:
         breaks = np.nonzero(np.diff(intervals) != 1)[0] + 1
         return [(int(run[0]), len(run)) for run in np.split(intervals, breaks)]
 
-    def _consolidate_run(self, k: int, first: int, n: int, ratio: int) -> None:
+    def _consolidate_run(self, k: int, first: int, n: int, ratio: int,
+                         segments: list[_Segment]) -> None:
         fine, coarse = self.tiers[k - 1], self.tiers[k]
         start = first * coarse.step
         stamps = start + np.arange(n, dtype=np.int64) * coarse.step
         unit = self.sample_interval if k == 1 else fine.step
-        for seg in self._segments:
+        for seg in segments:
             valid, *planes = seg.rings[k - 1].read(start, n * ratio, slice(None))
             if not valid.any():
                 continue

@@ -672,6 +672,34 @@ def test_after_a_power_cut_a_torn_row_cannot_pass_for_an_older_lap(tmp_path):
         assert tier_rows(s, "raw", ["a"], T0 + 199, T0 + 199)[1].tolist() == [[199.0]]
 
 
+def test_rows_a_killed_batch_wrote_without_consolidating_are_consolidated_next_time(tmp_path):
+    s = Store.open(tmp_path, SMALL)
+    s.append_many(T0 + np.arange(30), ["a"], np.arange(30.0)[:, None])
+    # what a kill leaves after a batch's rows are written, before their consolidation
+    ring = s._segments[0].rings[0]
+    ring.write_many(T0 + np.arange(30, 60), np.arange(30.0, 60.0)[:, None].astype(np.float32))
+    abandon(s)
+    with Store.open(tmp_path, SMALL) as s:
+        assert s.last_time == T0 + 59
+        s.append(T0 + 60, {"a": 60.0})
+        _, avg, _, _ = tier_rows(s, "10s", ["a"], T0, T0 + 50)
+        assert avg[0].tolist() == [4.5, 14.5, 24.5, 34.5, 44.5, 54.5]
+
+
+def test_a_segment_left_behind_by_a_kill_mid_consolidation_catches_up_on_open(tmp_path):
+    s = Store.open(tmp_path, SMALL)
+    for t in range(T0, T0 + 30):
+        s.append(t, {"a": 1.0, **({"b": 2.0} if t > T0 else {})})  # "b": a 2nd segment
+    assert s.info().segments == 2
+    # the 10 s row of T0+10 reached segment 0 but not segment 1 before the kill
+    ring = s._segments[1].rings[1]
+    ring.t[ring.slot(T0 + 10)] = -1
+    abandon(s)
+    with Store.open(tmp_path, SMALL) as s:
+        _, avg, _, _ = tier_rows(s, "10s", ["a", "b"], T0, T0 + 10)
+        assert avg.tolist() == [[1.0, 1.0], [2.0, 2.0]]
+
+
 def test_a_clean_shutdown_in_an_earlier_boot_loses_nothing(tmp_path):
     written_after_a_flush(tmp_path).close()
     as_if_another_boot(tmp_path)
