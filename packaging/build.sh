@@ -97,6 +97,7 @@ stage() {   # $1 = work dir; fills $1/root with everything the package installs
   # Make it live at $PREFIX: shebangs, pyvenv.cfg, no activate scripts or build paths.
   rm -f "$venv"/bin/activate* "$venv"/bin/Activate.ps1
   rm -f "$venv"/lib/python3*/site-packages/sysmond-*.dist-info/direct_url.json
+  sed -i '/direct_url\.json,/d' "$venv"/lib/python3*/site-packages/sysmond-*.dist-info/RECORD
   grep -rlI --null "$venv" "$venv/bin" | xargs -0r sed -i "s|$venv|$PREFIX|g"
   sed -i "/^command = /d" "$venv/pyvenv.cfg"
   # Relative, so it stays inside /usr (lintian); python finds pyvenv.cfg beside it.
@@ -104,6 +105,7 @@ stage() {   # $1 = work dir; fills $1/root with everything the package installs
   # Only sysmond is run from here (by /usr/bin/sysmond, as python -m sysmond): the other
   # console scripts of the dependencies (f2py, normalizer, ...) are not part of it.
   find "$venv/bin" -type f -delete
+  sed -i '\#^\.\./\.\./\.\./bin/#d' "$venv"/lib/python3*/site-packages/*.dist-info/RECORD
   # Nothing in site-packages is run as a program or is a program's data: no exec bits.
   find "$venv/lib" -type f -perm /111 -exec chmod a-x {} +
   if grep -rlI "$w" "$venv" >/dev/null; then die "build path left in: $(grep -rlI "$w" "$venv" | head -3)"; fi
@@ -135,6 +137,8 @@ package() {   # $@ = deb and/or rpm: stage once, then one nfpm run per format
   local fmt f
   for fmt in "$@"; do
     cp "$here/nfpm.yaml" "$w/nfpm.yaml"
+    # Every file's date is the last commit's, so the same commit builds the same package.
+    echo "mtime: \"$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)\"" >>"$w/nfpm.yaml"
     if [ "$fmt" = rpm ]; then   # the rpm %changelog (the deb has its changelog.gz)
       printf -- '- semver: %s\n  date: %s\n  packager: %s\n  changes:\n    - note: Release %s; the history of changes is the git log.\n' \
         "$VERSION-1" "$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)" \
