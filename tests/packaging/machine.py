@@ -40,7 +40,7 @@ def tools_missing() -> str | None:
 def cached_tree() -> Path:
     """The cached debootstrap tree (made on first use: about a minute with a fast mirror)."""
     r = subprocess.run([str(REPO / "packaging/mkroot.sh")], capture_output=True, text=True,
-                       timeout=1200)
+                       timeout=800)
     assert r.returncode == 0, f"packaging/mkroot.sh failed:\n{r.stderr}"
     return Path(r.stdout.strip().splitlines()[-1])
 
@@ -181,9 +181,11 @@ class Machine:
     def main_pid(self, unit: str = "sysmond.service") -> int:
         return int(self.show(unit, "MainPID")["MainPID"])
 
-    def journal(self, unit: str = "sysmond.service", since: float | None = None) -> str:
+    def journal(self, unit: str = "sysmond.service", since: float | None = None,
+                priority: str | None = None) -> str:
         since_arg = f"--since=@{int(since)}" if since is not None else ""
-        return self.run(f"journalctl -u {unit} --no-pager -o cat {since_arg}",
+        prio_arg = f"-p {priority}" if priority else ""
+        return self.run(f"journalctl -u {unit} --no-pager -o cat {since_arg} {prio_arg}",
                         check=False).stdout
 
     def now(self) -> float:

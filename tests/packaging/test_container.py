@@ -19,7 +19,7 @@ import pytest
 
 from tests.packaging.machine import REPO, Machine, booted_machine, tools_missing, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 CONF = "/etc/sysmond/sysmond.yaml"
 UNIT = "sysmond.service"
@@ -146,6 +146,9 @@ def test_api_from_inside_serves_real_data(machine):
         c = m.get_json("/api/v1/metrics/current")
         return c["network"]["interfaces"]["lo"]["bytes_recv_per_sec"] > 0
     wait_until(lo_traffic, 20, "loopback traffic in the network stats", every=0.5)
+    # and the admin's view, read from the files
+    status = m.run("sysmond status").stdout
+    assert "running" in status and "/var/lib/sysmond" in status, status
 
 
 # --- reload ---------------------------------------------------------------------------
@@ -155,9 +158,12 @@ def test_reload_with_a_broken_config_keeps_it_running_and_logs_why(machine):
     t0 = m.now()
     m.write(CONF, BROKEN)
     m.systemctl(f"reload {UNIT}")
-    log = wait_until(lambda: (j := m.journal(since=t0 - 1)) and "interval" in j and j, 15,
-                     "the rejected reload in the journal")
+    # What `journalctl -u sysmond -p err` shows an admin.
+    log = wait_until(lambda: (j := m.journal(since=t0 - 1, priority="err"))
+                     and "reload refused" in j and j, 15, "the refused reload in the journal")
     assert re.search(r"collection\.interval", log), log
+    r = m.run(f"sysmond check-config --config {CONF}", check=False)
+    assert r.returncode != 0 and "collection.interval" in r.stdout + r.stderr
     time.sleep(2)
     assert active(m) and m.main_pid() == pid
     h = wait_healthy(m)
@@ -167,10 +173,13 @@ def test_reload_with_a_broken_config_keeps_it_running_and_logs_why(machine):
 def test_reload_with_a_good_config_applies_it(machine):
     m = machine
     pid = m.main_pid()
+    t0 = m.now()
     m.write(CONF, GOOD)
+    assert m.run(f"sysmond check-config --config {CONF}").returncode == 0
     m.systemctl(f"reload {UNIT}")
     wait_until(lambda: health(m)["interval"] == 2.0, 20, "interval 2s to apply")
     assert active(m) and m.main_pid() == pid
+    assert "configuration reloaded" in m.journal(since=t0 - 1)
 
 
 def test_the_hardened_service_sees_every_process(machine):

@@ -18,7 +18,7 @@ import pytest
 
 from tests.packaging.machine import booted_machine, tools_missing, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 CONF = "/etc/sysmond/sysmond.yaml"
 
