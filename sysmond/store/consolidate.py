@@ -57,12 +57,22 @@ def merge_values(v: np.ndarray) -> Merged:
 def merge_weighted(avg: np.ndarray, mn: np.ndarray, mx: np.ndarray, cov: np.ndarray,
                    scale: float = 1.0) -> Merged:
     """Merge consolidated rows. `cov` is each row's integer coverage (its known fraction
-    times `scale`; 0 when unknown): the avg is sum(avg * cov) / sum(cov) in float64, and
-    `known`, the summed known fraction, is the exact integer sum divided by `scale`."""
-    weight = cov.sum(axis=1, dtype=np.int64)
-    c = cov.astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        total = np.where(c > 0, avg * c, 0.0).sum(axis=1)
+    times `scale`; 0 when unknown): the avg is sum(avg * cov) / sum(cov) in float64 (the
+    products are exact), and `known`, the summed known fraction, is the exact integer
+    sum divided by `scale`.
+
+    A row with no coverage holds NaN cells; only the groups and columns where the sum
+    came out NaN are summed again without them.
+    """
+    weight = np.add.reduce(cov, axis=1, dtype=np.int64)
+    product = avg * cov.astype(np.float64)
+    total = np.add.reduce(product, axis=1)
+    nan = np.isnan(total)
+    if nan.any():
+        rows = np.nonzero(nan.any(axis=1))[0][:, None]
+        cols = np.nonzero(nan.any(axis=0))[0][None, :]
+        sub = product[rows, :, cols]  # (rows, cols, per)
+        total[rows, cols] = np.where(cov[rows, :, cols] > 0, sub, 0.0).sum(axis=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = total / weight
     out[weight <= 0] = np.nan

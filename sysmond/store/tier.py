@@ -5,7 +5,8 @@ never takes a half-written row for data, and a writer killed mid-row leaves a ga
 
 - write: set the slot's `t` to -1, write the cells, then set `t` to the row's time;
 - read: copy `t`, copy the cells, copy `t` again; a row is data only when both copies
-  hold exactly the time expected for that slot.
+  hold exactly the time expected for that slot. (Queries may compute straight from the
+  mapped cells instead of copying them, between two checks that every row is data.)
 """
 
 from __future__ import annotations
@@ -113,6 +114,23 @@ class Ring:
                 p[bad] = 0 if p.dtype.kind == "u" else NAN32
         return (valid, *planes)
 
+    def all_data(self, first: int, n: int) -> bool:
+        """Whether every row of [first, first + n) is data now (a window within one lap
+        that does not cross the end of the ring)."""
+        s0 = self.slot(first)
+        expected = first + np.arange(n, dtype=np.int64) * self.step
+        return first > 0 and np.array_equal(self.t[s0:s0 + n], expected)
+
+    def views(self, first: int, n: int, cols: ColumnSelector) -> list[np.ndarray] | None:
+        """Views (no copy) of the cells of rows [first, first + n), or None when they
+        cross the end of the ring. The views are live: a reader computes from them
+        between two `all_data` checks of the same rows, and keeps the result only if
+        both say yes (the read protocol, without the copy)."""
+        s0 = self.slot(first)
+        if s0 + n > self.nrows:
+            return None
+        return [p[s0:s0 + n, cols] for p in self.planes]
+
     def _read_sparse(self, first: int, n: int, cols: ColumnSelector) -> tuple[np.ndarray, ...]:
         t1, ok = self._stamps()
         last = first + (n - 1) * self.step
@@ -140,6 +158,26 @@ class Ring:
             return None
         inside = t[ok]
         return int(inside.min()), int(inside.max())
+
+    def narrow(self, first: int, last: int) -> tuple[int, int] | None:
+        """Given a window [first, last] longer than the ring, return a part of it that
+        holds every row of it the ring holds as data, or None if there is none.
+
+        In a window less than two laps long only its first `extra` rows share their
+        slots (with its last `extra` rows); those slots alone say where data begins
+        and ends. A longer window is narrowed by a scan of every slot.
+        """
+        n = (last - first) // self.step + 1
+        extra = n - self.nrows
+        if not 0 < extra <= self.nrows:
+            return self.data_span(first, last)
+        front = first + np.arange(extra, dtype=np.int64) * self.step
+        held = np.asarray(self.t)[(front // self.step) % self.nrows]
+        in_front = np.nonzero(held == front)[0]
+        in_back = np.nonzero(held == front + self.retention)[0]
+        a = first + int(in_front[0] if len(in_front) else extra) * self.step
+        b = first + int(self.nrows + in_back[-1] if len(in_back) else self.nrows - 1) * self.step
+        return a, b
 
     def last_valid(self) -> int | None:
         """Return the newest time the ring holds as data, or None when empty."""

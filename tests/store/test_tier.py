@@ -96,3 +96,19 @@ def test_a_contiguous_column_run_is_read_as_a_slice():
     assert column_selector(np.array([2, 3, 4])) == slice(2, 5)
     assert isinstance(column_selector(np.array([2, 4])), np.ndarray)
     assert isinstance(column_selector(np.array([3, 3])), np.ndarray)
+
+
+def test_a_window_a_little_longer_than_the_ring_narrows_to_where_the_data_is(ring):
+    for t in range(1030, 1090, 10):  # a full lap: 1030 .. 1080
+        ring.write(t, row(t))
+    assert ring.narrow(1000, 1090) == (1030, 1080)  # 10 rows, both ends shared
+    assert ring.narrow(1030, 1100) == (1030, 1080)  # data only at the front
+    # data only at the back: the unshared middle is not looked at, only the ends trimmed
+    assert ring.narrow(990, 1060) == (1010, 1060)
+    ring.write(1100, row(1100))  # laps 1040; 1030 stays: the data spans more than a lap
+    assert ring.narrow(1000, 1110) == (1030, 1100)
+    ring.write(1200, row(1200))  # laps 1080; a window of over two laps is scanned
+    a, b = ring.narrow(900, 1210)
+    assert (a, b) == (1030, 1200)
+    valid, v = ring.read(a, (b - a) // 10 + 1, slice(None))
+    assert v[valid, 0].tolist() == [1030, 1050, 1060, 1070, 1100, 1200]
