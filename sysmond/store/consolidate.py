@@ -43,12 +43,19 @@ def merge_values(v: np.ndarray) -> Merged:
     count = np.full((groups, width), per, np.float64)
     nan = np.isnan(total)
     if nan.any():
-        rows = np.nonzero(nan.any(axis=1))[0][:, None]
-        cols = np.nonzero(nan.any(axis=0))[0][None, :]
-        sub = v[rows, :, cols]  # (rows, cols, per)
-        known = ~np.isnan(sub)
-        count[rows, cols] = known.sum(axis=2)
-        total[rows, cols] = np.where(known, sub, np.float32(0)).sum(axis=2, dtype=np.float64)
+        rows = np.nonzero(nan.any(axis=1))[0]
+        cols = np.nonzero(nan.any(axis=0))[0]
+        if len(rows) * len(cols) * 4 > groups * width:  # gaps nearly everywhere
+            known = ~np.isnan(v)
+            count = known.sum(axis=1, dtype=np.float64)
+            total = np.where(known, v, np.float32(0)).sum(axis=1, dtype=np.float64)
+        else:
+            rows, cols = rows[:, None], cols[None, :]
+            sub = v[rows, :, cols]  # (rows, cols, per)
+            known = ~np.isnan(sub)
+            count[rows, cols] = known.sum(axis=2)
+            total[rows, cols] = np.where(known, sub, np.float32(0)).sum(axis=2,
+                                                                        dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         avg = total / count
     return Merged(avg, mn, mx, count)

@@ -72,3 +72,17 @@ def test_known_fractions_sum_exactly_from_the_integer_coverage():
     a = np.ones((1, 3, 1), np.float32)
     m = merge_weighted(a, a, a, cov, 65535)
     assert m.known[0, 0] == (45874 + 45874 + 45875) / 65535
+
+
+@pytest.mark.parametrize("gaps", [0.0, 0.01, 0.5, 0.98, 1.0])
+def test_raw_merges_agree_with_numpys_nan_functions_however_many_gaps(gaps):
+    rng = np.random.default_rng(int(gaps * 100))
+    v = rng.integers(-1000, 1000, size=(40, 60, 7)).astype(np.float32) / 4
+    v[rng.random(v.shape) < gaps] = nan
+    m = merge_values(v)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy warns on all-NaN groups
+        np.testing.assert_array_equal(m.avg, np.nanmean(v.astype(np.float64), axis=1))
+        np.testing.assert_array_equal(m.min, np.nanmin(v, axis=1))
+        np.testing.assert_array_equal(m.max, np.nanmax(v, axis=1))
+    np.testing.assert_array_equal(m.known, (~np.isnan(v)).sum(axis=1))
