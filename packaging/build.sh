@@ -102,15 +102,15 @@ stage() {   # $1 = work dir; fills $1/root with everything the package installs
   sed -i "/^command = /d" "$venv/pyvenv.cfg"
   # Relative, so it stays inside /usr (lintian); python finds pyvenv.cfg beside it.
   ln -sfn ../../../bin/"$(basename "$PY")" "$venv/bin/$(basename "$PY")"
-  # Only sysmond is run from here (by /usr/bin/sysmond, as python -m sysmond): the other
-  # console scripts of the dependencies (f2py, normalizer, ...) are not part of it.
+  # /usr/bin/sysmond is the one entry point: the console scripts of sysmond and of the
+  # dependencies (f2py, normalizer, ...) are not installed.
   find "$venv/bin" -type f -delete
   sed -i '\#^\.\./\.\./\.\./bin/#d' "$venv"/lib/python3*/site-packages/*.dist-info/RECORD
   # Nothing in site-packages is run as a program or is a program's data: no exec bits.
   find "$venv/lib" -type f -perm /111 -exec chmod a-x {} +
   if grep -rlI "$w" "$venv" >/dev/null; then die "build path left in: $(grep -rlI "$w" "$venv" | head -3)"; fi
   # Everything else the package installs.
-  install -D -m 0755 "$here/files/sysmond.sh" "$root/usr/bin/sysmond"
+  install -D -m 0755 "$here/files/sysmond" "$root/usr/bin/sysmond"
   install -D -m 0644 systemd/sysmond.service "$root/usr/lib/systemd/system/sysmond.service"
   install -D -m 0644 "$here/files/sysusers.conf" "$root/usr/lib/sysusers.d/sysmond.conf"
   install -D -m 0644 "$here/files/tmpfiles.conf" "$root/usr/lib/tmpfiles.d/sysmond.conf"
