@@ -28,8 +28,22 @@ ring never needs clearing and downtime costs nothing.
 weight averages by it. A cell with no data is NaN with `cov` 0.
 
 catalog.json names the ladder, the base step and, per segment, the series in column
-order (an empty name is a column never used). The files are preallocated at their final
-size with posix_fallocate and never grow: a full disk cannot fault a write later.
+order (an empty name is a column never used)::
+
+    {"format": "sysmond-store", "version": 1,
+     "tiers": [{"name": "raw", "step": 1, "retention": 86400}, ...],
+     "segments": [{"id": 0, "columns": ["cpu.usage_percent", ...]}, ...]}
+
+writer.json is the writer's state, for recovery after a power cut::
+
+    {"boot_id": "...", "pid": 123, "clean": false,
+     "flushed": T,   every row up to T (a coarse row: whose interval ends by T) is on disk
+     "lease": L}     the writer writes no raw row past L before recording a new lease
+
+Both JSON files are replaced atomically (temp file, fsync, rename, fsync of the
+directory). The ring files are preallocated at their final size with posix_fallocate
+and never grow: a full disk cannot fault a write later. docs/storage.md tells the rules
+(consolidation, time, recovery) these files follow.
 """
 
 from __future__ import annotations
