@@ -306,6 +306,9 @@ def test_reinstall_and_upgrade_keep_an_edited_config(machine, packages, tmp_path
     assert "+test1" in m.run("dpkg-query -W -f='${Version}' sysmond").stdout
     assert m.read(CONF) == GOOD
     assert "a comment the next release added" in m.read(CONF + ".dpkg-dist")
+    assert m.run(f"stat -c '%a %U:%G' {CONF}").stdout.strip() == "640 root:sysmond"
+    assert m.run(f"dpkg-statoverride --list {CONF}").stdout.split() == \
+        ["root", "sysmond", "640", CONF]
     wait_until(lambda: active(m) and m.main_pid() != pid, 30, "the upgrade's restart")
     h = wait_healthy(m)
     assert h["interval"] == 2.0                 # still the edited config
@@ -329,4 +332,5 @@ def test_apt_purge_deletes_the_data_and_config(machine):
     assert not m.exists("/var/lib/sysmond")
     assert not m.exists("/etc/sysmond")
     assert m.run("dpkg-query -W sysmond", check=False).returncode != 0
+    assert not m.run(f"dpkg-statoverride --list {CONF}", check=False).stdout.strip()
     assert not m.exists("/etc/systemd/system/multi-user.target.wants/sysmond.service")
