@@ -127,7 +127,11 @@ class Machine:
             try:
                 self.nspawn.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(self.nspawn.pid, signal.SIGKILL)
+                # Killing a PID namespace's init kills everything in it.
+                for pid, kill in ((self.pid1, os.kill), (self.nspawn.pid, os.killpg)):
+                    if pid:
+                        with contextlib.suppress(ProcessLookupError):
+                            kill(pid, signal.SIGKILL)
                 self.nspawn.wait(timeout=30)
         shutil.rmtree(self.root, ignore_errors=True)
 
