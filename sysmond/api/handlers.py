@@ -133,7 +133,7 @@ async def processes(request: web.Request) -> web.Response:
             table = table._replace(timestamp=latest.sample.timestamp)
     rows = table.by_cpu if sort == "cpu" else table.by_memory
     return _json({"timestamp": iso(table.timestamp), "time": table.timestamp,
-                  "sort": sort, "count": table.count,
+                  "sort": sort, "count": table.count, "total": table.count,
                   "processes": [_process(p) for p in rows[:limit]]})
 
 

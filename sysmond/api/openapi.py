@@ -174,7 +174,11 @@ SCHEMAS: Doc = {
     "Processes": {"type": "object", "required": ["timestamp", "sort", "processes"],
                   "properties": {"timestamp": {"type": "string", "format": "date-time"},
                                  "time": {"type": "number"},
-                                 "sort": {"type": "string"}, "count": {"type": "integer"},
+                                 "sort": {"type": "string"},
+                                 "count": {"type": "integer", "description":
+                                           "processes seen in the sampling pass"},
+                                 "total": {"type": "integer", "description":
+                                           "same as count: every process seen"},
                                  "processes": {"type": "array", "items": _ref("Process")}}},
     "Alerts": {"type": "object", "required": ["enabled", "alerts"], "properties": {
         "enabled": {"type": "boolean"},
