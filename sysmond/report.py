@@ -51,7 +51,7 @@ TEMPLATES = WEB_DIR / "templates"
 PLOTLY = WEB_DIR / "static" / "vendor" / "plotly.min.js"
 MARKER = ".sysmond-report"
 KINDS = ("day", "week", "month", "year")
-CHART_POINTS = 400
+CHART_POINTS = 300
 
 # The summary table's rows: series, label, unit. Mount rows (`disk.percent@MOUNT`) are
 # added for every mount the store knows.
@@ -198,11 +198,12 @@ class _Reader:
 
     def __init__(self, state_dir: Path, now: float, tz: tzinfo | None) -> None:
         from sysmond.store import Store
+        from sysmond.store.catalog import CATALOG
 
         self.now = now
         self.tz = tz
         store_dir = state_dir / "store"
-        if not (store_dir / "catalog.json").exists() and not store_dir.is_dir():
+        if not (store_dir / CATALOG).exists():
             raise SysmondError(f"{store_dir}: no store to report on (has `sysmond run` "
                                "used this state directory?)")
         try:
@@ -429,22 +430,44 @@ def render_site(state_dir: Path, output_dir: Path, config: Config | None = None,
     _check_output(output_dir)
     hostname = (config.hostname if config is not None else None) or os.uname().nodename
     reader = _Reader(state_dir, now, tz)
+    parent = output_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f".{output_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
     try:
-        pages = _render_pages(reader, hostname, now, tz)
+        _prepare(tmp)
+        _render_pages(reader, hostname, now, tz, tmp)
+        (tmp / MARKER).write_text(f"rendered by sysmond {__version__}\n")
+        for path in (tmp, *tmp.rglob("*")):
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        _swap(tmp, output_dir)
     finally:
         reader.close()
-    _write_site(output_dir, pages)
+        shutil.rmtree(tmp, ignore_errors=True)
     return output_dir
 
 
-def _render_pages(reader: _Reader, hostname: str, now: float,
-                  tz: tzinfo | None) -> dict[str, str]:
+def _prepare(tmp: Path) -> None:
+    """The site's skeleton: one directory per kind, and the assets (Plotly included)."""
+    assets = tmp / "assets"
+    assets.mkdir(parents=True)
+    for kind in KINDS:
+        (tmp / kind).mkdir()
+    shutil.copyfile(PLOTLY, assets / "plotly.min.js")
+    shutil.copyfile(PLOTLY.with_name("plotly.LICENSE"), assets / "plotly.LICENSE")
+    for name in ("report.css", "report.js"):
+        shutil.copyfile(TEMPLATES / name, assets / name)
+
+
+def _render_pages(reader: _Reader, hostname: str, now: float, tz: tzinfo | None,
+                  out: Path) -> None:
+    """Render every page into `out`, one at a time: each page is written as soon as it
+    is rendered and its chart data dropped, so a year of pages never sits in memory."""
     env = _environment(tz)
     zone = _dt(now, tz).strftime("%Z") or "local time"
     common = {"hostname": hostname, "version": __version__, "zone": zone,
               "generated": fmt_time(now, tz)}
     span = reader.covered()
-    files: dict[str, str] = {}
     all_periods = periods(*span, tz) if span else []
     summaries: dict[str, list[PageData]] = {k: [] for k in KINDS}
     page_tpl = env.get_template("period.html.j2")
@@ -453,17 +476,18 @@ def _render_pages(reader: _Reader, hostname: str, now: float,
         ps = by_kind[kind]
         for i, p in enumerate(ps):
             data = reader.page(p)
-            summaries[kind].append(data)
-            files[p.href] = page_tpl.render(
+            html = page_tpl.render(
                 **common, root="../", page=data, period=p, data_json=_page_json(data),
                 prev=ps[i - 1] if i else None, next=ps[i + 1] if i + 1 < len(ps) else None,
                 parents=[q for q in all_periods if q.kind != kind and KINDS.index(q.kind) >
                          KINDS.index(kind) and q.start <= p.start < q.end])
-    files["index.html"] = env.get_template("index.html.j2").render(
+            (out / p.href).write_text(html, encoding="utf-8")
+            data.charts = []
+            summaries[kind].append(data)
+    (out / "index.html").write_text(env.get_template("index.html.j2").render(
         **common, root="", kinds=KINDS, summaries={k: list(reversed(v))
                                                    for k, v in summaries.items()},
-        span=span)
-    return files
+        span=span), encoding="utf-8")
 
 
 def _check_output(output_dir: Path) -> None:
@@ -473,31 +497,6 @@ def _check_output(output_dir: Path) -> None:
         if any(output_dir.iterdir()) and not (output_dir / MARKER).exists():
             raise SysmondError(f"{output_dir}: not empty and not a sysmond report (no "
                                f"{MARKER} in it); refusing to replace it")
-
-
-def _write_site(output_dir: Path, files: dict[str, str]) -> None:
-    """Write every file into a temporary directory beside `output_dir`, then swap."""
-    parent = output_dir.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".{output_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        assets = tmp / "assets"
-        assets.mkdir(parents=True)
-        for kind in KINDS:
-            (tmp / kind).mkdir()
-        shutil.copyfile(PLOTLY, assets / "plotly.min.js")
-        shutil.copyfile(PLOTLY.with_name("plotly.LICENSE"), assets / "plotly.LICENSE")
-        for name in ("report.css", "report.js"):
-            shutil.copyfile(TEMPLATES / name, assets / name)
-        for rel, text in files.items():
-            (tmp / rel).write_text(text, encoding="utf-8")
-        (tmp / MARKER).write_text(f"rendered by sysmond {__version__}\n")
-        for path in (tmp, *tmp.rglob("*")):
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        _swap(tmp, output_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _swap(new: Path, target: Path) -> None:

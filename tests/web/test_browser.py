@@ -18,7 +18,8 @@ import pytest
 
 from sysmond.report import render_site
 from tests.web.cdp import Browser, Page
-from tests.web.conftest import ARTIFACTS, Dashboard
+from tests.web.conftest import ARTIFACTS
+from tests.web.dashboard_daemon import Dashboard
 
 pytestmark = pytest.mark.slow
 

@@ -136,7 +136,7 @@ async function loadChart(key, gen) {
   await plotly;
   if (gen !== state.generation) return;
   const w = window_();
-  chart.draw(series, isLive() ? {} : { start: w.start, end: w.end });
+  chart.draw(series, isLive() ? { live: RANGES[LIVE_RANGE] } : { start: w.start, end: w.end });
   chart.maxPoints = Math.max(json.timestamps.length, Math.ceil(RANGES[LIVE_RANGE] / state.interval) + 1);
   if (json.timestamps.length) state.lastT = Math.max(state.lastT, json.timestamps.at(-1));
   $(`tier-${key}`).textContent = `${json.tier} · ${json.step} s/pt`;
@@ -146,10 +146,12 @@ async function loadChart(key, gen) {
 function loadAll() {
   state.generation += 1;
   const gen = state.generation;
+  $('errors').textContent = '';
   state.lastT = 0;
   const w = window_();
   $('rangeinfo').textContent = `${axisTime(w.start).slice(0, 16)} – ${axisTime(w.end).slice(0, 16)}` +
-    (isUTC() ? ' UTC' : '') + (isLive() ? ' · live' : '');
+    (isUTC() ? ' UTC' : '') + (isLive() ? ' · live' : '') +
+    (state.zoom ? ' · zoomed (double-click a chart to go back)' : '');
   return Promise.all(Object.keys(charts).map((k) => loadChart(k, gen).catch(report)))
     .then(() => loadProcesses().catch(report));
 }

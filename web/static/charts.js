@@ -7,6 +7,7 @@ import { axisTime } from './format.js';
 
 const PALETTE = ['#2f7ed8', '#e4572e', '#2bb673', '#a05ae0', '#f2a541', '#17becf',
   '#d62728', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#1f77b4'];
+const LIVE_SNAP = 30; // seconds the live window's end moves at a time
 const CONFIG = { displaylogo: false, responsive: true, showLink: false,
   showSendToCloud: false, modeBarButtonsToRemove: ['lasso2d', 'select2d', 'toImage'] };
 
@@ -21,7 +22,7 @@ function baseLayout() {
     paper_bgcolor: 'rgba(0,0,0,0)', plot_bgcolor: 'rgba(0,0,0,0)',
     font: { color: fg, size: 11, family: 'system-ui, sans-serif' },
     margin: { l: 48, r: 8, t: 8, b: 28 },
-    legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom' },
+    legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom', traceorder: 'normal' },
     xaxis: { type: 'date', gridcolor: grid, linecolor: grid, zeroline: false },
     yaxis: { gridcolor: grid, linecolor: grid, zeroline: false, rangemode: 'tozero', automargin: true },
     hovermode: 'x unified',
@@ -47,9 +48,9 @@ export class TimeChart {
     this.onZoom = onZoom;
   }
 
-  /** Draw `series`: [{name, t: [unix s], avg, min, max, band}] over [start, end]
-   *  (null end: follow the data, for live mode). */
-  draw(series, { start = null, end = null } = {}) {
+  /** Draw `series`: [{name, t: [unix s], avg, min, max, band}] over [start, end], or,
+   *  with `live` (seconds), over a window of that length that `extend` moves along. */
+  draw(series, { start = null, end = null, live = null } = {}) {
     const traces = [];
     this.index.clear();
     series.forEach((s, k) => {
@@ -75,8 +76,15 @@ export class TimeChart {
     layout.showlegend = series.length > 1;
     if (this.percent) { layout.yaxis.range = [0, 100]; layout.yaxis.ticksuffix = ' %'; }
     else { layout.yaxis.tickformat = '~s'; layout.yaxis.ticksuffix = ` ${this.unit}`; }
-    if (start !== null && end !== null) layout.xaxis.range = [axisTime(start), axisTime(end)];
-    else layout.xaxis.autorange = true;
+    this.live = live;
+    if (live) {
+      const last = series.reduce((m, s) => Math.max(m, s.t.length ? s.t.at(-1) : 0), 0);
+      layout.xaxis.range = this.liveRange(last || Date.now() / 1000);
+    } else if (start !== null && end !== null) {
+      layout.xaxis.range = [axisTime(start), axisTime(end)];
+    } else {
+      layout.xaxis.autorange = true;
+    }
     this.layout = layout;
     Plotly.react(this.el, traces, layout, CONFIG);
     this.drawn = traces.some((tr) => tr.x.length > 0);
@@ -90,8 +98,18 @@ export class TimeChart {
     return this.percent ? '%{y:.1f} %' : `%{y:.3~s} ${this.unit}`;
   }
 
+  /** The live window for newest time `t`: its end moves in LIVE_SNAP steps, so the
+   *  axis and its tick labels stay put between steps. Why: Plotly caches the size of
+   *  every tick label by text *and position*; a window sliding every second makes new
+   *  entries on every redraw (memory then climbs until Plotly empties that cache at
+   *  10 000 entries), while a window that jumps every 30 s reuses them. */
+  liveRange(t) {
+    this.liveEnd = Math.ceil((t + 1) / LIVE_SNAP) * LIVE_SNAP;
+    return [axisTime(this.liveEnd - this.live), axisTime(this.liveEnd)];
+  }
+
   relayout(ev) {
-    if (!this.onZoom) return;
+    if (!this.onZoom || this.moving) return;
     if (ev['xaxis.autorange']) { this.onZoom(null, null); return; }
     const a = ev['xaxis.range[0]'] ?? (ev['xaxis.range'] || [])[0];
     const b = ev['xaxis.range[1]'] ?? (ev['xaxis.range'] || [])[1];
@@ -115,6 +133,11 @@ export class TimeChart {
       }
     }
     if (!idx.length) return;
+    if (this.live && t >= this.liveEnd) {
+      this.moving = true; // our own relayout: not a zoom
+      Plotly.relayout(this.el, { 'xaxis.range': this.liveRange(t) })
+        .finally(() => { this.moving = false; });
+    }
     Plotly.extendTraces(this.el, { x: xs, y: ys }, idx, maxPoints);
     this.drawn = true;
   }
@@ -122,9 +145,12 @@ export class TimeChart {
 
 /** Memory and swap, as two gauges. */
 export class Gauges {
-  constructor(el) { this.el = el; this.drawn = false; }
+  constructor(el) { this.el = el; this.drawn = false; this.key = ''; }
 
   update(memPercent, swapPercent, swapTotal) {
+    const key = [memPercent, swapPercent, swapTotal].map((v) => (v ?? -1).toFixed(1)).join();
+    if (key === this.key) return; // a redraw only when the shown number changes
+    this.key = key;
     const fg = css('--fg') || '#222';
     const bar = (v) => (v >= 90 ? '#d62728' : v >= 75 ? '#f2a541' : '#2f7ed8');
     const gauge = (value, title, x) => ({
@@ -134,9 +160,9 @@ export class Gauges {
       gauge: { axis: { range: [0, 100] }, bar: { color: bar(value ?? 0) },
         bgcolor: 'rgba(0,0,0,0)', bordercolor: css('--grid') || '#ccc' },
     });
-    const traces = [gauge(memPercent, 'memory', [0, 0.46])];
-    traces.push(swapTotal ? gauge(swapPercent, 'swap', [0.54, 1])
-      : { ...gauge(0, 'swap (none)', [0.54, 1]), mode: 'gauge' });
+    const traces = [gauge(memPercent, 'memory', [0, 0.42])];
+    traces.push(swapTotal ? gauge(swapPercent, 'swap', [0.58, 1])
+      : { ...gauge(0, 'swap (none)', [0.58, 1]), mode: 'gauge' });
     const layout = { paper_bgcolor: 'rgba(0,0,0,0)', font: { color: fg, size: 11 },
       margin: { l: 28, r: 28, t: 28, b: 4 } };
     Plotly.react(this.el, traces, layout, { ...CONFIG, displayModeBar: false });

@@ -1,0 +1,175 @@
+"""Benchmark: cold load of the dashboard, and its JS heap over a live run.
+
+A store is filled with a day of 1 s history (the series a 4-core machine with two
+disks and two interfaces records), a real daemon (`sysmond run --interval 1`) is
+started on it, and headless Chromium with a fresh profile (no cache) opens the
+dashboard:
+
+- `ready_ms`: navigation start until every chart has drawn data (the page sets
+  `window.sysmond.readyMs` when the last chart draws; performance.now() time).
+- `transfer_bytes`: every response's bytes on the wire (headers included) up to ready.
+- `range_24h_ms`: switching to 24 h until the charts have redrawn from the API.
+- `js_heap_mb`: the page's JS heap after garbage collection, projected to 10 minutes
+  of live mode at 1 s from a `--live` second run: start + 600 x the least-squares
+  slope of the heap sampled every 15 s (a shrinking heap counts as flat);
+  `heap_growth_pct` is that growth over the baseline, taken after 60 s of live mode
+  (the first minute compiles and optimizes the live path, ~1.5 MB of code, once).
+  `js_heap_peak_mb` and `js_heap_end_mb` are as measured.
+
+Targets: ready <= 1000 ms on loopback, heap growth over the live run <= 10 %.
+
+    python bench/dashboard.py [--live SECONDS]   (default 180; needs chromium)
+
+The last line of output is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sysmond.store import Store
+from tests.web.cdp import Browser, chromium_path
+from tests.web.dashboard_daemon import Dashboard
+
+CORES, DISKS, NICS = 4, ("sda", "sdb"), ("eth0", "eth1")
+WARMUP = 60.0  # seconds of live mode before the heap baseline
+
+
+def series_names() -> list[str]:
+    names = [f"cpu.{f}" for f in ("usage_percent", "user_percent", "system_percent",
+                                  "iowait_percent", "idle_percent", "load_average_1",
+                                  "load_average_5", "load_average_15")]
+    names += [f"cpu.usage_percent@{i}" for i in range(CORES)]
+    names += [f"memory.{f}" for f in ("total", "available", "used", "percent", "swap_total",
+                                      "swap_used", "swap_percent")]
+    for mount in ("", "@/", "@/home"):
+        names += [f"disk.{f}{mount}" for f in ("total", "used", "free", "percent")]
+    io = ("read_bytes_per_sec", "write_bytes_per_sec", "read_count_per_sec",
+          "write_count_per_sec", "busy_percent")
+    for dev in ("", *(f"@{d}" for d in DISKS)):
+        names += [f"disk.{f}{dev}" for f in io]
+    net = ("bytes_sent_per_sec", "bytes_recv_per_sec", "packets_sent_per_sec",
+           "packets_recv_per_sec", "errors_in", "errors_out")
+    for nic in ("", *(f"@{n}" for n in NICS)):
+        names += [f"network.{f}{nic}" for f in net]
+    return names
+
+
+def fill(store_dir: Path, now: float, seconds: int = 86_400) -> int:
+    """Write `seconds` of 1 s history ending 2 s before `now`; return the series count."""
+    names = series_names()
+    end = int(now) - 2
+    rng = np.random.default_rng(1)
+    with Store.open(store_dir) as store:
+        for lo in range(end - seconds, end, 3_600):  # an hour at a time: bounded memory
+            ts = np.arange(lo, min(lo + 3_600, end), dtype=np.float64)
+            wave = 0.5 + 0.4 * np.sin(2 * np.pi * (ts % 86_400) / 86_400)
+            values = np.empty((ts.size, len(names)))
+            for j, name in enumerate(names):
+                scale = 100.0 if "percent" in name else 1e6 if "bytes" in name else 50.0
+                values[:, j] = scale * np.clip(wave + rng.normal(0, 0.05, ts.size), 0, 1)
+            store.append_many(ts, names, values)
+        store.flush()
+    return len(names)
+
+
+async def measure(url: str, live: float) -> dict[str, float]:
+    async with Browser() as browser:
+        page = await browser.new_page()
+        await page.goto(url)
+        await page.wait_for("window.sysmond && window.sysmond.ready", 60, "ready")
+        ready_ms = await page.eval("window.sysmond.readyMs")
+        transfer = page.bytes_received
+        print(f"cold load: ready in {ready_ms:.0f} ms, {transfer / 1e6:.2f} MB transferred")
+
+        t0 = time.perf_counter()
+        await page.eval("window.sysmond.ready = false; "
+                        "document.querySelector('#ranges button[data-range=\"24h\"]').click()")
+        await page.wait_for("document.getElementById('tier-cpu').textContent.startsWith('raw')"
+                            " && document.getElementById('chart-cpu').data.at(-1).x.length > 500",
+                            30, "the 24 h charts")
+        range_ms = (time.perf_counter() - t0) * 1000
+        print(f"24 h range: redrawn in {range_ms:.0f} ms")
+
+        await page.eval("document.querySelector('#ranges button[data-range=\"5m\"]').click()")
+        await page.wait_for("document.getElementById('tier-cpu').textContent.startsWith('raw')",
+                            30, "back to live")
+        # Warm-up: the first minute of live mode compiles and optimizes the live path
+        # (~1.5 MB of code, once); a leak is what grows after that.
+        await asyncio.sleep(WARMUP)
+        await page.heap_mb()
+        heap0 = await page.heap_mb()
+        print(f"live mode: heap {heap0:.2f} MB at start; running {live:.0f} s ...")
+        last = await page.eval("document.getElementById('chart-cpu').data.at(-1).x.at(-1)")
+        samples = [(0.0, heap0)]
+        t_live = time.perf_counter()
+        while (elapsed := time.perf_counter() - t_live) < live:
+            await asyncio.sleep(min(15.0, live - elapsed))
+            samples.append((time.perf_counter() - t_live, await page.heap_mb()))
+        now_last = await page.eval("document.getElementById('chart-cpu').data.at(-1).x.at(-1)")
+        assert now_last != last, "live mode did not append"
+        heap1 = samples[-1][1]
+        peak = max(h for _, h in samples)
+        # Growth per 10 minutes: the least-squares slope over every sample, so one
+        # garbage-collection step weighs no more than it should; shrinking counts as flat.
+        ts = np.array([t for t, _ in samples])
+        hs = np.array([h for _, h in samples])
+        slope = float(np.polyfit(ts, hs, 1)[0]) if len(samples) > 2 else 0.0
+        growth = max(0.0, slope) * 600.0
+        print("live mode: heap MB at " + ", ".join(f"{t:.0f}s={h:.2f}" for t, h in samples))
+        print(f"live mode: {growth:+.2f} MB per 10 min (slope), peak {peak:.2f} MB; "
+              f"errors: {page.errors or 'none'}")
+        return {"ready_ms": round(ready_ms, 1), "transfer_bytes": transfer,
+                "range_24h_ms": round(range_ms, 1),
+                "js_heap_start_mb": round(heap0, 2),
+                "js_heap_end_mb": round(heap1, 2),
+                "js_heap_peak_mb": round(peak, 2),
+                "js_heap_mb": round(heap0 + growth, 2),
+                "heap_growth_pct": round(100.0 * growth / heap0, 2),
+                "live_seconds": live, "console_errors": len(page.errors)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--live", type=float, default=180.0,
+                        help="seconds of live mode after the 60 s warm-up, projected to "
+                        "10 minutes (default 180)")
+    args = parser.parse_args()
+    if chromium_path() is None:
+        print("chromium is not installed (apt-get install chromium)", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="sysmond-bench-dashboard-"))
+    daemon = None
+    try:
+        state = tmp / "state"
+        t0 = time.perf_counter()
+        n = fill(state / "store", time.time())
+        print(f"store: a day of 1 s history for {n} series in {time.perf_counter() - t0:.1f} s")
+        daemon = Dashboard(state)
+        url = daemon.wait_ready()
+        time.sleep(2)
+        figures = asyncio.run(measure(url, args.live))
+        figures.update({"series": n, "cpus": os.cpu_count() or 0,
+                        "load_avg_1m": round(os.getloadavg()[0], 2)})
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
