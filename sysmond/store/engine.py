@@ -273,8 +273,12 @@ class Store:
         written since (rows newer than `flushed`, and the slots of (flushed, lease]
         whatever lap they hold) rather than show stale or mixed cells."""
         state = read_writer_state(self.path)
-        if not state or state.get("clean") or state.get("boot_id") == boot_id():
+        if not state or state.get("clean"):
             return
+        this_boot = boot_id()
+        if this_boot and state.get("boot_id") == this_boot:
+            return  # the process died, the page cache did not: nothing was lost
+        # (no boot id to compare: a power cut cannot be ruled out)
         try:
             flushed = int(state.get("flushed") or 0)
             lease = max(flushed, int(state.get("lease") or 0))

@@ -700,6 +700,15 @@ def test_a_segment_left_behind_by_a_kill_mid_consolidation_catches_up_on_open(tm
         assert avg.tolist() == [[1.0, 1.0], [2.0, 2.0]]
 
 
+def test_without_a_boot_id_an_unclean_shutdown_is_treated_as_a_power_cut(tmp_path,
+                                                                       monkeypatch):
+    s = written_after_a_flush(tmp_path)
+    abandon(s)
+    monkeypatch.setattr("sysmond.store.engine.boot_id", lambda: "")
+    with Store.open(tmp_path, SMALL) as s:
+        assert s.last_time == T0 + 199
+
+
 def test_a_clean_shutdown_in_an_earlier_boot_loses_nothing(tmp_path):
     written_after_a_flush(tmp_path).close()
     as_if_another_boot(tmp_path)
