@@ -454,56 +454,80 @@ class Store:
         bad = [n for n in names if not isinstance(n, str) or not n]
         if bad:
             raise StoreError(f"series names must be non-empty strings, got {bad[0]!r}")
-        catalog = self._catalog
-        free = [(si, ci) for si, seg in enumerate(self._segments)
-                for ci, name in enumerate(seg.columns) if not name]
+        # Copy on write: readers in other threads keep using the old index and segment
+        # list, and a failure to record the change (disk full, read-only) leaves the
+        # store exactly as it was, so the caller can keep the sample and retry.
+        segments = self._segments
+        columns = [list(seg.columns) for seg in segments]
+        index = dict(self._index)
+        free = [(si, ci) for si, cols in enumerate(columns)
+                for ci, name in enumerate(cols) if not name]
         if len(free) < len(names):
             free += self._aged_out_columns(at, set(writing))
         taken = free[:len(names)]
+        reused = []
         for (si, ci), name in zip(taken, names):
-            old = self._segments[si].columns[ci]
+            old = columns[si][ci]
             if old:
-                # Rows of an earlier lap may survive downtime in their slots: clear the
-                # column everywhere so none reads as the new series' history.
-                for ring in self._segments[si].rings:
-                    for plane in ring.planes:
-                        plane[:, ci] = 0 if plane.dtype.kind == "u" else NAN32
-                self._index.pop(old, None)
-                log.info("series %s aged out; its column now holds %s", old, name)
-            self._segments[si].columns[ci] = name
-            self._index[name] = (si, ci)
+                index.pop(old, None)
+                reused.append((si, ci, old, name))
+            columns[si][ci] = name
+            index[name] = (si, ci)
+        entries = [SegmentEntry(seg.id, cols) for seg, cols in zip(segments, columns)]
         rest = names[len(taken):]
+        added: _Segment | None = None
         if rest:
-            width = len(rest) if not self._segments else max(len(rest), SPARE_WIDTH)
-            seg_id = max((s.id for s in catalog.segments), default=-1) + 1
+            width = len(rest) if not segments else max(len(rest), SPARE_WIDTH)
+            seg_id = max((s.id for s in segments), default=-1) + 1
             entry = SegmentEntry(seg_id, rest + [""] * (width - len(rest)))
-            rings = []
-            try:
-                for k, tier in enumerate(self.tiers):
-                    kind = fmt.KIND_RAW if k == 0 else fmt.KIND_CONSOLIDATED
-                    header = fmt.Header(fmt.FORMAT_VERSION, kind, tier.step, tier.rows,
-                                        width, seg_id)
-                    file = self.path / ring_name(seg_id, tier.name)
-                    fmt.create(file, header)
-                    rings.append(Ring(file, header, writable=True))
-            except OSError as e:
-                for tier in self.tiers:
-                    (self.path / ring_name(seg_id, tier.name)).unlink(missing_ok=True)
-                for name in names:  # undo this allocation entirely
-                    if name in self._index:
-                        si, ci = self._index.pop(name)
-                        self._segments[si].columns[ci] = ""
-                raise StoreError(f"{self.path}: cannot create files for "
-                                 f"{len(rest)} new series: {e}") from e
-            catalog.segments.append(entry)
-            self._segments.append(_Segment(entry, rings))
+            added = _Segment(entry, self._create_rings(seg_id, width, len(rest)))
+            entries.append(entry)
             for ci, name in enumerate(rest):
-                self._index[name] = (len(self._segments) - 1, ci)
+                index[name] = (len(segments), ci)
+        catalog = Catalog(self.tiers, entries)
         try:
             write_atomic(self.path / CATALOG, catalog.to_json())
         except OSError as e:
+            if added is not None:
+                self._drop_rings(added.id, added.rings)
             raise StoreError(f"{self.path / CATALOG}: cannot record new series: {e}") from e
+        for si, ci, old, name in reused:
+            # Rows of an earlier lap may survive downtime in their slots: clear the
+            # column everywhere so none reads as the new series' history.
+            for ring in segments[si].rings:
+                for plane in ring.planes:
+                    plane[:, ci] = 0 if plane.dtype.kind == "u" else NAN32
+            log.info("series %s aged out; its column now holds %s", old, name)
+        new_segments = [_Segment(e, seg.rings) for e, seg in zip(entries, segments)]
+        if added is not None:
+            new_segments.append(added)
+        self._catalog = catalog
+        self._segments = new_segments
+        self._index = index
         self._plan_keys = None
+
+    def _create_rings(self, seg_id: int, width: int, count: int) -> list[Ring]:
+        """Create one preallocated ring file per tier for a new segment, or none."""
+        rings: list[Ring] = []
+        try:
+            for k, tier in enumerate(self.tiers):
+                kind = fmt.KIND_RAW if k == 0 else fmt.KIND_CONSOLIDATED
+                header = fmt.Header(fmt.FORMAT_VERSION, kind, tier.step, tier.rows,
+                                    width, seg_id)
+                file = self.path / ring_name(seg_id, tier.name)
+                fmt.create(file, header)
+                rings.append(Ring(file, header, writable=True))
+        except OSError as e:
+            self._drop_rings(seg_id, rings)
+            raise StoreError(f"{self.path}: cannot create files for {count} new series: "
+                             f"{e}") from e
+        return rings
+
+    def _drop_rings(self, seg_id: int, rings: list[Ring]) -> None:
+        for ring in rings:
+            ring.close()
+        for tier in self.tiers:
+            (self.path / ring_name(seg_id, tier.name)).unlink(missing_ok=True)
 
     def _aged_out_columns(self, at: int, keep: set[str]) -> list[tuple[int, int]]:
         """Columns whose series has no value left in any tier's live rows at `at`
@@ -614,7 +638,7 @@ class Store:
         """Every series with history in the store, sorted."""
         if self.readonly:
             self.refresh()
-        return sorted(self._index)
+        return sorted(self._index)  # never changed in place: safe beside the writer
 
     def choose_tier(self, start: float, now: float) -> int:
         """Index of the finest tier whose retention reaches back to `start`."""
@@ -635,7 +659,8 @@ class Store:
             self.refresh()
         if not names:
             raise QueryError("no series asked for")
-        unknown = [n for n in names if n not in self._index]
+        index, segments = self._index, self._segments  # one consistent snapshot
+        unknown = [n for n in names if n not in index]
         if unknown:
             raise QueryError("unknown series: " + ", ".join(unknown))
         if not (math.isfinite(start) and math.isfinite(end)) or end < start:
@@ -666,14 +691,14 @@ class Store:
         mx = np.full((len(names), nb), np.nan)
         by_segment: dict[int, list[tuple[int, int]]] = {}
         for j, name in enumerate(names):
-            si, ci = self._index[name]
+            si, ci = index[name]
             by_segment.setdefault(si, []).append((j, ci))
         window_end = hi + bucket - step
         for si, pairs in by_segment.items():
             pairs.sort(key=lambda p: p[1])
             out_idx = np.array([p[0] for p in pairs], np.intp)
             cols = column_selector(np.array([p[1] for p in pairs], np.intp))
-            ring = self._segments[si].rings[k]
+            ring = segments[si].rings[k]
             a, b = lo, window_end
             if (b - a) // step + 1 > ring.nrows:
                 # Longer than the ring: read only where it holds data.
@@ -728,6 +753,7 @@ class Store:
         for seg in self._segments:
             for ring in seg.rings:
                 ring.flush()
+                ring.release()
         self._flushed = flushed
         self._lease = max(flushed, upto or 0) + self.lease
         self._write_state(clean=False)

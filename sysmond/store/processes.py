@@ -35,6 +35,7 @@ import contextlib
 import fcntl
 import logging
 import math
+import mmap
 import os
 import time
 import zlib
@@ -200,8 +201,13 @@ class ProcessHistory:
                             tuple(entries[n_cpu:]), int(rec["count"]))
 
     def flush(self) -> None:
+        """msync, then drop the mapped pages from this process's RSS (they stay in the
+        page cache); the daemon calls this every storage.flush_interval."""
         if not self.readonly:
             self._records.flush()
+        raw = getattr(self._records, "_mmap", None)
+        if raw is not None and hasattr(raw, "madvise"):
+            raw.madvise(mmap.MADV_DONTNEED)
 
     def close(self) -> None:
         """Flush and unmap (the mapping goes with the last reference), drop the lock."""

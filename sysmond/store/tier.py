@@ -11,6 +11,7 @@ never takes a half-written row for data, and a writer killed mid-row leaves a ga
 
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -215,6 +216,18 @@ class Ring:
 
     def flush(self) -> None:
         self._mm.flush()
+
+    def release(self) -> None:
+        """Drop this process's mapping of the file's pages (MADV_DONTNEED).
+
+        The data stays in the page cache (dirty pages stay dirty there), so nothing is
+        lost and the next access maps the page again; but the pages no longer count in
+        the daemon's RSS, which would otherwise grow to the whole store as the ring
+        turns, or after one long query.
+        """
+        raw = getattr(self._mm, "_mmap", None)
+        if raw is not None and hasattr(raw, "madvise"):
+            raw.madvise(mmap.MADV_DONTNEED)
 
     def close(self) -> None:
         """Drop the mapping; numpy unmaps when the last view goes."""
