@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -143,6 +144,28 @@ async def test_a_stopped_daemon_is_reported_unreachable_not_shown_as_live(
         assert await page.eval("document.body.classList.contains('stale')")
         await page.screenshot(ARTIFACTS / "dashboard-unreachable.png")
     finally:
+        d.stop()
+
+
+async def test_a_daemon_that_stops_answering_shows_stale_data_then_recovers(
+        tmp_path: Path, browser: Browser) -> None:
+    d = Dashboard(tmp_path / "state")
+    try:
+        page = await open_dashboard(browser, d.wait_ready())
+        d.proc.send_signal(signal.SIGSTOP)  # connections accepted, nothing answered
+        banner = await page.wait_for(
+            "(b => !b.hidden && b.textContent)(document.getElementById('banner'))", 15,
+            "the stale banner")
+        assert "stale" in banner.lower() and "not live" in banner
+        assert await page.eval("document.getElementById('health').className") == \
+            "health stale"
+        await page.screenshot(ARTIFACTS / "dashboard-stale.png")
+        d.proc.send_signal(signal.SIGCONT)
+        await page.wait_for("document.getElementById('banner').hidden", 20,
+                            "the banner to go once samples are fresh again")
+        assert await page.eval("document.getElementById('health').className") == "health ok"
+    finally:
+        d.proc.send_signal(signal.SIGCONT)
         d.stop()
 
 

@@ -4,6 +4,7 @@
 // did not answer" (Unreachable) and "it answered with an error" (ApiError).
 
 const TOKEN_KEY = 'sysmond.token';
+const TIMEOUT_MS = 15000;
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -37,7 +38,7 @@ function askToken(reason) {
 
 /** GET `path` (relative to the dashboard, e.g. `api/v1/health`) and return its JSON.
  *  `ok` lists HTTP statuses whose JSON body is an answer, not an error (health's 503). */
-export async function getJSON(path, params = {}, { ok = [], signal } = {}) {
+export async function getJSON(path, params = {}, { ok = [], timeout = TIMEOUT_MS } = {}) {
   const url = new URL(path, document.baseURI);
   for (const [k, v] of Object.entries(params)) {
     if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, v);
@@ -47,11 +48,17 @@ export async function getJSON(path, params = {}, { ok = [], signal } = {}) {
     const token = localStorage.getItem(TOKEN_KEY);
     if (token) headers.Authorization = `Bearer ${token}`;
     let resp;
+    // A daemon that accepts connections but does not answer (stopped, wedged) must
+    // not pile up a request a second forever: give up after a while, as unreachable.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), timeout);
     try {
-      resp = await fetch(url, { headers, signal, cache: 'no-store' });
+      resp = await fetch(url, { headers, signal: abort.signal, cache: 'no-store' });
     } catch (e) {
-      if (e.name === 'AbortError') throw e;
-      throw new Unreachable(`daemon unreachable: ${e.message}`);
+      throw new Unreachable(e.name === 'AbortError' ? `no answer in ${timeout / 1000} s`
+        : `daemon unreachable: ${e.message}`);
+    } finally {
+      clearTimeout(timer);
     }
     let body = null;
     try { body = await resp.json(); } catch { body = null; }
