@@ -16,10 +16,11 @@ import shlex
 import shutil
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from tests.daemon_helpers import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CONTAINER_ENV = ["env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -64,16 +65,7 @@ def booted_machine(workdir: Path, artifact: str | None = None) -> Iterator[Machi
         m.shutdown()
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str,
-               every: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
+wait_until = wait_for  # one bounded poll for every test
 
 
 class Machine:
