@@ -16,6 +16,7 @@ from sysmond.api.routes import ROUTES, add_routes
 from sysmond.api.server import handler_args
 from sysmond.api.services import services_ctx
 from sysmond.api.state import STATE, AppState
+from sysmond.webui import add_static_routes
 
 # The API takes no request bodies; the dashboard posts nothing either.
 CLIENT_MAX_SIZE = 64 * 1024
@@ -44,4 +45,5 @@ def create_app(state: AppState) -> web.Application:
     app.cleanup_ctx.append(services_ctx)
     app.on_response_prepare.append(middlewares.response_headers(cfg))
     add_routes(app)
+    add_static_routes(app)  # the dashboard at /
     return app

@@ -189,6 +189,28 @@ SCHEMAS: Doc = {
 }
 
 
+def _dashboard_paths(with_auth: bool) -> Doc:
+    """The dashboard's page and its static files (sysmond/webui.py): never behind auth,
+    the page asks for a token itself."""
+    open_ = {"security": []} if with_auth else {}
+    return {
+        "/": {"get": {"operationId": "dashboard", "summary": "The web dashboard.",
+                      **open_, "responses": {"200": {
+                          "description": "The dashboard page.",
+                          "content": {"text/html": {"schema": {"type": "string"}}}}}}},
+        "/static/{version}/{path}": {"get": {
+            "operationId": "static", "summary": "The dashboard's scripts, styles and "
+            "Plotly, cached for a year under a versioned URL.", **open_,
+            "parameters": [
+                {"name": "version", "in": "path", "required": True,
+                 "schema": {"type": "string"}, "description": "Hash of the static tree."},
+                {"name": "path", "in": "path", "required": True,
+                 "schema": {"type": "string"}, "description": "File below web/static."}],
+            "responses": {"200": {"description": "The file."},
+                          "404": {"description": "No such file or version."}}}},
+    }
+
+
 def build_openapi(cfg: Config, routes: Sequence[Any]) -> Doc:
     """Given the config and the route table, return the OpenAPI 3.0 document.
     Raise KeyError if a route has no description here (a test catches it)."""
@@ -203,6 +225,7 @@ def build_openapi(cfg: Config, routes: Sequence[Any]) -> Doc:
         if auth.mode != "none" and needs_auth(r.path, auth):
             op["responses"] = {**op["responses"], "401": ERR}
         paths.setdefault(r.path, {})[r.method.lower()] = op
+    paths.update(_dashboard_paths(auth.mode != "none"))
     doc: Doc = {
         "openapi": "3.0.3",
         "info": {"title": "sysmond", "version": __version__,
