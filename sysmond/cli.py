@@ -85,7 +85,7 @@ def _load(args: argparse.Namespace) -> Config:
 def _state_dir(config: Config, arg: str | None) -> Path:
     from sysmond.config import default_state_dir
 
-    return Path(arg or config.state_dir or default_state_dir())
+    return Path(arg or config.state_dir or default_state_dir()).absolute()
 
 
 def setup_logging(level: str, fmt: str) -> None:
