@@ -31,7 +31,7 @@ const state = {
 // What ready means for the benchmark and the browser tests: every chart drew data.
 window.sysmond = { ready: false, readyMs: null, state };
 
-// Plotly (4.8 MB) is an async script of the page, so it downloads and compiles while
+// Plotly (1.3 MB) is an async script of the page, so it downloads and compiles while
 // the modules and the first data come in; charts wait for it, numbers do not.
 const plotly = new Promise((resolve, reject) => {
   if (window.Plotly) { resolve(); return; }
