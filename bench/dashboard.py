@@ -41,8 +41,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sysmond.store import Store
+from tests.daemon_helpers import DaemonProcess as Dashboard
 from tests.web.cdp import Browser, chromium_path
-from tests.web.dashboard_daemon import Dashboard
 
 CORES, DISKS, NICS = 4, ("sda", "sdb"), ("eth0", "eth1")
 WARMUP = 60.0  # seconds of live mode before the heap baseline

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.daemon_helpers import DaemonProcess as Dashboard
 from tests.web.cdp import Browser, chromium_path
-from tests.web.dashboard_daemon import Dashboard
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

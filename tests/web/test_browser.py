@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from sysmond.report import render_site
+from tests.daemon_helpers import DaemonProcess as Dashboard
 from tests.web.cdp import Browser, Page
 from tests.web.conftest import ARTIFACTS
-from tests.web.dashboard_daemon import Dashboard
 
 pytestmark = pytest.mark.slow
 
