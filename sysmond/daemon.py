@@ -28,11 +28,18 @@ from pathlib import Path
 from typing import Any
 
 from sysmond import __version__
+from sysmond.api.state import Latest
 from sysmond.collectors import Sample
 from sysmond.collectors.registry import Registry
 from sysmond.config import Config, load_config, reload_diff
 from sysmond.current import build_current
-from sysmond.errors import ConfigError, StoreError, StoreLockedError, SysmondError
+from sysmond.errors import (
+    ConfigError,
+    StoreError,
+    StoreLadderError,
+    StoreLockedError,
+    SysmondError,
+)
 from sysmond.notify import Notifier
 from sysmond.store import Store
 
@@ -42,8 +49,6 @@ LOCK_FILE = "sysmond.lock"
 DAEMON_FILE = "daemon.json"
 STORE_DIR = "store"
 PROCESS_FILE = "processes.ring"
-# A store that cannot be opened is retried every tick: a failed open is cheap.
-STORE_RETRY_SECONDS = 0.0
 
 
 class AlreadyRunning(SysmondError):
@@ -117,9 +122,9 @@ class Daemon:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tick")
         self._lock_fd: int | None = None
         self._last_flush = mono()
-        self._last_store_try = -math.inf
         self._last_history = -math.inf
         self._runner: Any = None
+        self.app_state: Any = None
         self._ready = False
         self._last_processes: Any = None
         self._history_failing = False
@@ -212,8 +217,6 @@ class Daemon:
 
     def _tick_work(self, grid: float) -> Any:
         """Sample, store, record processes, build `current`: one tick, in the worker."""
-        from sysmond.api.state import Latest
-
         t0 = self.mono()
         sample = self.registry.collect(wall=grid, mono=self.mono())
         self._store_sample(sample)
@@ -254,16 +257,15 @@ class Daemon:
     # --- storage ---------------------------------------------------------------------
 
     def _open_store(self) -> None:
-        """Open (or create) the store; on failure keep running and retry later."""
-        self._last_store_try = self.mono()
+        """Open (or create) the store; on failure keep running and retry next tick (a
+        failed open is cheap). A lock held by another process or a changed ladder is
+        not passing: those stop the daemon with their message."""
         try:
             store = Store.open(self.state_dir / STORE_DIR, self.config.storage.tiers,
                                xff=self.config.storage.xff, quarantine=True)
-        except StoreLockedError:
+        except (StoreLockedError, StoreLadderError):
             raise
         except StoreError as e:
-            if "tiers" in str(e):
-                raise  # a changed ladder is a configuration problem, not a passing one
             self._store_failed(f"cannot open the store: {e}")
             return
         except OSError as e:
@@ -288,8 +290,6 @@ class Daemon:
             s.store_dropped += 1
         s.pending.append((sample.timestamp, sample.values))
         if self.store is None:
-            if self.mono() - self._last_store_try < STORE_RETRY_SECONDS:
-                return
             self._open_store()
             if self.store is None:
                 return
@@ -458,7 +458,7 @@ class Daemon:
             self.alerts.reload(new.alerts)
         old = self.config
         self.config = new
-        if hasattr(self, "app_state"):
+        if self.app_state is not None:
             self.app_state.config = new
         if old.collection.interval != new.collection.interval:
             log.info("interval now %ss", new.collection.interval)

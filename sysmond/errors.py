@@ -35,6 +35,11 @@ class StoreFormatError(StoreError):
         super().__init__(f"{path}: {reason}")
 
 
+class StoreLadderError(StoreError):
+    """The configured tier ladder is invalid or differs from the one the store was
+    made with: a configuration problem, not one that passes by retrying."""
+
+
 class StoreLockedError(StoreError):
     """Another process already writes to this store."""
 

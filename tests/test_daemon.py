@@ -143,3 +143,15 @@ def test_the_daemon_renders_the_report_site_when_the_config_asks(tmp_path):
         assert (out / "index.html").exists()
     finally:
         assert d.stop() == 0
+
+
+def test_a_changed_tier_ladder_stops_the_daemon_with_what_to_do(tmp_path):
+    from sysmond.config import TierConfig
+
+    Store.open(tmp_path / "s" / "store", (TierConfig("raw", 1, 600),
+                                          TierConfig("1m", 60, 3600))).close()
+    r = subprocess.run([sys.executable, "-m", "sysmond", "run", "--state-dir",
+                        str(tmp_path / "s"), "--listen", "127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "a new ladder needs a new store" in r.stderr

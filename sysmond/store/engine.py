@@ -38,7 +38,13 @@ from typing import NamedTuple
 import numpy as np
 
 from sysmond.config import DEFAULT_TIERS, TierConfig
-from sysmond.errors import QueryError, StoreError, StoreFormatError, StoreLockedError
+from sysmond.errors import (
+    QueryError,
+    StoreError,
+    StoreFormatError,
+    StoreLadderError,
+    StoreLockedError,
+)
 from sysmond.store import format as fmt
 from sysmond.store.catalog import (
     CATALOG,
@@ -172,7 +178,7 @@ class Store:
         if tiers is not None:
             problems = ladder_problems(tiers)
             if problems:
-                raise StoreError("invalid tier ladder: " + "; ".join(problems))
+                raise StoreLadderError("invalid tier ladder: " + "; ".join(problems))
         if not 0.0 <= xff <= 1.0:
             raise StoreError(f"xff must be a fraction between 0 and 1, got {xff}")
         if sample_interval is not None and sample_interval <= 0:
@@ -220,7 +226,7 @@ class Store:
             catalog = Catalog(tuple(tiers or DEFAULT_TIERS))
             write_atomic(path / CATALOG, catalog.to_json())
         if tiers is not None and tuple(tiers) != catalog.tiers:
-            raise StoreError(
+            raise StoreLadderError(
                 f"{path / CATALOG}: the store was made with tiers "
                 f"{_ladder_text(catalog.tiers)}, the configuration asks for "
                 f"{_ladder_text(tuple(tiers))}; a new ladder needs a new store (move "
