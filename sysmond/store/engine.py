@@ -728,16 +728,18 @@ class Store:
         if self.readonly:
             self.refresh()
         tiers = []
+        segments = self._segments
         for k, tier in enumerate(self.tiers):
-            firsts = [s.rings[k].first_valid() for s in self._segments]
-            lasts = [s.rings[k].last_valid() for s in self._segments]
-            size = sum(s.rings[k].path.stat().st_size for s in self._segments)
+            spans = [s.rings[k].span() for s in segments]
+            firsts = [f for f, _ in spans]
+            lasts = [x for _, x in spans]
+            size = sum(s.rings[k].path.stat().st_size for s in segments)
             tiers.append(TierInfo(tier.name, tier.step, tier.retention, tier.rows,
                                   min((f for f in firsts if f is not None), default=None),
                                   max((x for x in lasts if x is not None), default=None),
                                   size))
         return StoreInfo(str(self.path), self.base_step, tuple(tiers),
-                         tuple(sorted(self._index)), len(self._segments),
+                         tuple(sorted(self._index)), len(segments),
                          sum(t.bytes for t in tiers), tiers[0].last, self.dropped)
 
     @staticmethod

@@ -194,6 +194,17 @@ class Ring:
         live = ok & (t > last - self.retention)
         return int(t[live].min())
 
+    def span(self) -> tuple[int | None, int | None]:
+        """Return (first_valid, last_valid) from one scan of the stamps, then drop the
+        pages that scan mapped: the whole file, which `info()` should not leave in the
+        RSS of a daemon whose health is polled."""
+        t, ok = self._stamps()
+        self.release()
+        if not ok.any():
+            return None, None
+        last = int(t[ok].max())
+        return int(t[ok & (t > last - self.retention)].min()), last
+
     def invalidate_after(self, t: int) -> int:
         """Mark every row newer than `t` as not data; return how many there were."""
         stamps = np.asarray(self.t)
