@@ -85,41 +85,33 @@ def test_a_second_daemon_on_the_same_state_directory_is_refused(daemon, tmp_path
 def test_sighup_with_a_good_config_applies_the_new_interval(daemon, tmp_path):
     cfg = tmp_path / "sysmond.yaml"
     cfg.write_text("collection:\n  interval: 1\n  process_interval: 2\n")
-    d = DaemonProcess(tmp_path / "state", config=cfg, interval=None)
-    try:
-        d.wait_ready()
-        wait_for(lambda: raw_times(d.state_dir).size >= 2, 20, "samples at 1 s")
-        cfg.write_text("collection:\n  interval: 2\n  process_interval: 2\n")
-        d.signal(signal.SIGHUP)
-        wait_for(lambda: "configuration reloaded" in d.stderr(), 10, "the reload")
-        mark = time.time()
-        later = np.array(wait_for(
-            lambda: (t := raw_times(d.state_dir))[t > mark + 1].size >= 3
-            and t[t > mark + 1].tolist(), 30, "samples at 2 s"))
-        assert np.all(np.diff(later) == 2), later
-        assert np.all(later % 2 == 0)
-    finally:
-        d.stop()
+    d = daemon(config=cfg, interval=None)
+    wait_for(lambda: raw_times(d.state_dir).size >= 2, 20, "samples at 1 s")
+    cfg.write_text("collection:\n  interval: 2\n  process_interval: 2\n")
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "configuration reloaded" in d.stderr(), 10, "the reload")
+    mark = time.time()
+    later = np.array(wait_for(
+        lambda: (t := raw_times(d.state_dir))[t > mark + 1].size >= 3
+        and t[t > mark + 1].tolist(), 30, "samples at 2 s"))
+    assert np.all(np.diff(later) == 2), later
+    assert np.all(later % 2 == 0)
 
 
 def test_sighup_with_a_bad_config_keeps_the_running_one(daemon, tmp_path):
     cfg = tmp_path / "sysmond.yaml"
     cfg.write_text("collection:\n  top_n: 5\n")
-    d = DaemonProcess(tmp_path / "state", config=cfg, interval=None)
-    try:
-        d.wait_ready()
-        cfg.write_text("collection:\n  interval: 0\n  bogus: 1\n")
-        d.signal(signal.SIGHUP)
-        wait_for(lambda: "reload refused" in d.stderr(), 10, "the refusal")
-        log = d.stderr()
-        assert "collection.interval: must be between 1 and 60 seconds, got 0" in log
-        assert "bogus" in log
-        before = raw_times(d.state_dir).size
-        wait_for(lambda: raw_times(d.state_dir).size >= before + 2, 10,
-                 "sampling to go on")
-        assert d.proc.poll() is None
-    finally:
-        assert d.stop() == 0
+    d = daemon(config=cfg, interval=None)
+    cfg.write_text("collection:\n  interval: 0\n  bogus: 1\n")
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "reload refused" in d.stderr(), 10, "the refusal")
+    log = d.stderr()
+    assert "collection.interval: must be between 1 and 60 seconds, got 0" in log
+    assert "bogus" in log
+    before = raw_times(d.state_dir).size
+    wait_for(lambda: raw_times(d.state_dir).size >= before + 2, 10, "sampling to go on")
+    assert d.proc.poll() is None
+    assert d.stop() == 0
 
 
 def test_a_bad_config_at_start_exits_nonzero_naming_key_and_line(tmp_path):
@@ -132,17 +124,14 @@ def test_a_bad_config_at_start_exits_nonzero_naming_key_and_line(tmp_path):
     assert f"{cfg}:2: collection.interval: must be between 1 and 60 seconds, got 0" in r.stderr
 
 
-def test_the_daemon_renders_the_report_site_when_the_config_asks(tmp_path):
+def test_the_daemon_renders_the_report_site_when_the_config_asks(daemon, tmp_path):
     out = tmp_path / "report"
     cfg = tmp_path / "sysmond.yaml"
     cfg.write_text(f"report:\n  enabled: true\n  output_dir: {out}\n  every: 1h\n")
-    d = DaemonProcess(tmp_path / "state", config=cfg)
-    try:
-        d.wait_ready()
-        wait_for(lambda: "report site written" in d.stderr(), 30, "the report to be written")
-        assert (out / "index.html").exists()
-    finally:
-        assert d.stop() == 0
+    d = daemon(config=cfg)
+    wait_for(lambda: "report site written" in d.stderr(), 30, "the report to be written")
+    assert (out / "index.html").exists()
+    assert d.stop() == 0
 
 
 def test_a_changed_tier_ladder_stops_the_daemon_with_what_to_do(tmp_path):
