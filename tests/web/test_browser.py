@@ -29,11 +29,16 @@ TIME_CHARTS = ("chart-cpu", "chart-mem", "chart-io", "chart-net")
 HAS_DATA = """(id => {
   const el = document.getElementById(id);
   return Boolean(el && el.data && el.data.some(t =>
-    (t.type === 'indicator' && Number.isFinite(t.value)) ||
-    (Array.isArray(t.y) && t.y.some(v => v !== null && v !== undefined)) ||
-    (Array.isArray(t.x) && t.type === 'bar' && t.x.length > 0)))
+    Array.isArray(t.y) && t.y.some(v => v !== null && v !== undefined)))
     && el.querySelector('.main-svg') !== null;
 })"""
+# The gauges and mount bars (plain SVG/HTML): each meter's value and its drawn length.
+METERS = """(id => [...document.getElementById(id).querySelectorAll('[role=meter]')].map(m => {
+  const fill = m.querySelector('path.fill, i');
+  return {label: m.getAttribute('aria-label'), value: Number(m.getAttribute('aria-valuenow')),
+          dash: fill ? (fill.getAttribute('stroke-dasharray') || fill.style.width) : null,
+          text: m.textContent || m.parentElement.textContent};
+}))"""
 
 
 def outside(page: Page, allowed: tuple[str, ...]) -> list[str]:
@@ -47,13 +52,34 @@ async def open_dashboard(browser: Browser, url: str) -> Page:
     return page
 
 
+async def check_meters(page: Page, url: str) -> None:
+    """The memory gauge and the mount bars show what `current` says, drawn to scale."""
+    current = json.loads(urllib.request.urlopen(url + "api/v1/metrics/current", timeout=5).read())
+    gauges = await page.eval(f"{METERS}('chart-gauge')")
+    assert [g["label"] for g in gauges] == ["memory", "swap"]
+    memory = gauges[0]
+    assert abs(memory["value"] - current["memory"]["percent"]) < 5, (memory, current["memory"])
+    assert abs(float(memory["dash"].split()[0]) - memory["value"]) <= 0.05, memory
+    assert f"{memory['value']:.1f} %" in memory["text"], memory
+    mounts = await page.eval(f"{METERS}('chart-mounts')")
+    want = current["disk"].get("mounts") or {"/": current["disk"]}
+    assert sorted(m["label"].removesuffix(" used") for m in mounts) == sorted(want)
+    for m in mounts:
+        path = m["label"].removesuffix(" used")
+        assert abs(m["value"] - want[path]["percent"]) < 1, (m, want[path])
+        assert m["dash"] == f"{m['value']:.1f}%", m
+        shown = re.search(r"(\d+) % of \S", m["text"])
+        assert shown and abs(int(shown[1]) - m["value"]) <= 0.5, m
+
+
 async def test_every_panel_draws_data_from_a_live_daemon(dashboard: Dashboard,
                                                          browser: Browser) -> None:
     page = await open_dashboard(browser, dashboard.url)
     # A daemon a few seconds old may have drawn only its first sample, whose rates are
     # gaps by design; live mode appends the next ones within an interval or two.
-    for chart in (*TIME_CHARTS, "chart-gauge", "chart-mounts"):
+    for chart in TIME_CHARTS:
         assert await page.wait_for(f"{HAS_DATA}('{chart}')", 15, f"data in {chart}"), chart
+    await check_meters(page, dashboard.url)
     rows = await page.wait_for(
         "document.querySelectorAll('#procs tbody tr:not(:has(td.empty))').length", 15,
         "process rows")

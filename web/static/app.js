@@ -5,8 +5,9 @@
 // answers from the finest tier that covers it.
 
 import { ApiError, getJSON, Unreachable } from './api.js';
-import { Gauges, MountBars, TimeChart } from './charts.js';
+import { TimeChart } from './charts.js';
 import { axisTime, bytes, clock, fromAxis, inputTime, isUTC, setUTC } from './format.js';
+import { Gauges, MountBars } from './meters.js';
 import * as panels from './panels.js';
 
 const $ = (id) => document.getElementById(id);
@@ -175,11 +176,9 @@ async function loadCurrent() {
   panels.showCurrent(c);
   panels.fillDevices($('dev-io'), Object.keys(c.disk.devices || {}).sort(), 'all disks');
   panels.fillDevices($('dev-net'), Object.keys(c.network.interfaces || {}).sort(), 'all (without lo)');
-  plotly.then(() => {
-    gauges.update(c.memory.percent, (c.memory.swap || {}).percent, (c.memory.swap || {}).total);
-    mounts.update(c.disk.mounts || { '/': c.disk }, bytes);
-    checkReady();
-  });
+  gauges.update(c.memory.percent, (c.memory.swap || {}).percent, (c.memory.swap || {}).total);
+  mounts.update(c.disk.mounts || { '/': c.disk }, bytes);
+  checkReady();
   return c;
 }
 

@@ -1,7 +1,7 @@
-// Plotly charts: time series with an avg line and a min-max band, live appends with a
-// bounded length, a memory gauge and a per-mount usage bar. Plotly is a global that
-// app.js loads beside the first data requests, so this module only touches it once
-// data is there to draw.
+// Plotly charts: time series with an avg line and a min-max band, and live appends
+// with a bounded length (the gauges and mount bars are meters.js, without Plotly).
+// Plotly is a global that app.js loads beside the first data requests, so this module
+// only touches it once data is there to draw.
 
 import { axisTime } from './format.js';
 
@@ -21,10 +21,13 @@ function baseLayout() {
   return {
     paper_bgcolor: 'rgba(0,0,0,0)', plot_bgcolor: 'rgba(0,0,0,0)',
     font: { color: fg, size: 11, family: 'system-ui, sans-serif' },
-    margin: { l: 48, r: 8, t: 8, b: 28 },
+    // A fixed left margin wide enough for the longest tick label ('800M B/s'), not
+    // automargin: that measures the labels and draws the chart a second time, which
+    // was a third of the dashboard's cold-load drawing time.
+    margin: { l: 62, r: 8, t: 8, b: 40 },
     legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom', traceorder: 'normal' },
     xaxis: { type: 'date', gridcolor: grid, linecolor: grid, zeroline: false },
-    yaxis: { gridcolor: grid, linecolor: grid, zeroline: false, rangemode: 'tozero', automargin: true },
+    yaxis: { gridcolor: grid, linecolor: grid, zeroline: false, rangemode: 'tozero' },
     hovermode: 'x unified',
   };
 }
@@ -140,59 +143,5 @@ export class TimeChart {
     }
     Plotly.extendTraces(this.el, { x: xs, y: ys }, idx, maxPoints);
     this.drawn = true;
-  }
-}
-
-/** Memory and swap, as two gauges. */
-export class Gauges {
-  constructor(el) { this.el = el; this.drawn = false; this.key = ''; }
-
-  update(memPercent, swapPercent, swapTotal) {
-    const key = [memPercent, swapPercent, swapTotal].map((v) => (v ?? -1).toFixed(1)).join();
-    if (key === this.key) return; // a redraw only when the shown number changes
-    this.key = key;
-    const fg = css('--fg') || '#222';
-    const bar = (v) => (v >= 90 ? '#d62728' : v >= 75 ? '#f2a541' : '#2f7ed8');
-    const gauge = (value, title, x) => ({
-      type: 'indicator', mode: 'gauge+number', value: value ?? 0,
-      title: { text: title, font: { size: 12 } },
-      number: { suffix: ' %', valueformat: '.1f', font: { size: 22 } }, domain: { x, y: [0, 1] },
-      gauge: { axis: { range: [0, 100] }, bar: { color: bar(value ?? 0) },
-        bgcolor: 'rgba(0,0,0,0)', bordercolor: css('--grid') || '#ccc' },
-    });
-    const traces = [gauge(memPercent, 'memory', [0, 0.42])];
-    traces.push(swapTotal ? gauge(swapPercent, 'swap', [0.58, 1])
-      : { ...gauge(0, 'swap (none)', [0.58, 1]), mode: 'gauge' });
-    const layout = { paper_bgcolor: 'rgba(0,0,0,0)', font: { color: fg, size: 11 },
-      margin: { l: 28, r: 28, t: 28, b: 4 } };
-    Plotly.react(this.el, traces, layout, { ...CONFIG, displayModeBar: false });
-    this.drawn = true;
-  }
-}
-
-/** Disk usage per mount, as horizontal bars. `mounts`: {path: {percent, used, total}}. */
-export class MountBars {
-  constructor(el) { this.el = el; this.drawn = false; this.key = ''; }
-
-  update(mounts, fmtBytes) {
-    const names = Object.keys(mounts || {}).sort();
-    const pct = names.map((m) => mounts[m].percent);
-    const key = JSON.stringify(pct);
-    if (key === this.key) return; // usage moves slowly: redraw only on change
-    this.key = key;
-    const layout = baseLayout();
-    layout.xaxis = { range: [0, 100], ticksuffix: ' %', gridcolor: css('--grid') };
-    layout.yaxis = { automargin: true, autorange: 'reversed' };
-    layout.margin = { l: 8, r: 8, t: 8, b: 28 };
-    layout.height = Math.max(120, 40 + 26 * names.length);
-    layout.hovermode = 'closest';
-    const trace = {
-      type: 'bar', orientation: 'h', y: names, x: pct,
-      marker: { color: pct.map((v) => (v >= 85 ? '#d62728' : v >= 70 ? '#f2a541' : '#2bb673')) },
-      text: names.map((m) => `${(mounts[m].percent ?? 0).toFixed(0)} % of ${fmtBytes(mounts[m].total)}`),
-      textposition: 'auto', hovertemplate: '%{y}: %{x:.1f} %<extra></extra>',
-    };
-    Plotly.react(this.el, [trace], layout, { ...CONFIG, displayModeBar: false });
-    this.drawn = names.length > 0;
   }
 }
