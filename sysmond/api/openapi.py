@@ -59,7 +59,11 @@ def _series_op(area: str, cfg: Config) -> Doc:
               _param("tier", "Read this tier instead of the finest one that covers the "
                      "range.", {"type": "string", "enum": tiers}),
               _param("format", "json (columnar) or csv.",
-                     {"type": "string", "enum": list(FORMATS), "default": "json"})]
+                     {"type": "string", "enum": list(FORMATS), "default": "json"}),
+              _param("fields", "Only these fields, comma-separated, in this order "
+                     "(default: all of them).",
+                     {"type": "string", "pattern": r"^[a-z0-9_]+(,[a-z0-9_]+)*$",
+                      "example": "usage_percent,iowait_percent"})]
     kinds = device_kinds(area)
     for kind in kinds:
         text, schema = DEVICE_PARAMS[kind]

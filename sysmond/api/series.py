@@ -41,6 +41,8 @@ AREAS = ("cpu", "memory", "disk", "network")
 TIME_PARAMS = ("start", "end", "range", "points", "tier", "format")
 FORMATS = ("json", "csv")
 DEFAULT_POINTS = 1000
+_FIELD = re.compile(r"[a-z0-9_]{1,64}")
+_MAX_FIELDS = 64
 
 
 def device_kinds(area: str) -> tuple[str, ...]:
@@ -64,10 +66,27 @@ class SeriesParams(NamedTuple):
     points: int
     tier: str | None
     format: str
+    fields: tuple[str, ...] | None = None  # None: every field of the area or device
 
 
 def allowed(area: str) -> tuple[str, ...]:
-    return (*TIME_PARAMS, *device_kinds(area))
+    return (*TIME_PARAMS, "fields", *device_kinds(area))
+
+
+def parse_fields(text: str) -> tuple[str, ...]:
+    """`fields=usage_percent,iowait_percent`: the names, in the order given. Whether
+    each exists is `resolve`'s question (it depends on the device and the store)."""
+    names = tuple(text.split(","))
+    if len(names) > _MAX_FIELDS:
+        raise bad_param("fields", f"at most {_MAX_FIELDS} names, got {len(names)}")
+    for name in names:
+        if not _FIELD.fullmatch(name):
+            raise bad_param("fields", f"expected comma-separated field names (a-z, 0-9, _), "
+                            f"got {name[:70]!r}")
+    dup = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if dup is not None:
+        raise bad_param("fields", f"'{dup}' is named twice")
+    return names
 
 
 def parse(area: str, query: Mapping[str, str], now: float, tiers: Sequence[TierConfig],
@@ -100,7 +119,8 @@ def parse(area: str, query: Mapping[str, str], now: float, tiers: Sequence[TierC
     if "points" in q:
         points = parse_int("points", q["points"], 1, limits.max_points)
     fmt = parse_choice("format", q["format"], FORMATS) if "format" in q else "json"
-    return SeriesParams(area, kind, device, span.start, span.end, points, tier, fmt)
+    fields = parse_fields(q["fields"]) if "fields" in q else None
+    return SeriesParams(area, kind, device, span.start, span.end, points, tier, fmt, fields)
 
 
 class Field(NamedTuple):
@@ -111,7 +131,25 @@ class Field(NamedTuple):
 
 def resolve(p: SeriesParams, names: Sequence[str]) -> list[Field]:
     """Given what the store holds, return the fields the request means.
-    Raise ApiError (404) for an unknown device, listing the known ones."""
+    Raise ApiError (404) for an unknown device, listing the known ones, and (400) for
+    a name in `fields` the area or device does not have, listing those it has."""
+    fields = _resolve_all(p, names)
+    if p.fields is None:
+        return fields
+    # A catalogue field the store does not hold yet (nothing recorded) is left out,
+    # as it is without `fields`; a name neither knows is a mistake worth a 400.
+    by_name = {f.name: f for f in fields}
+    known = [*by_name, *(m.field for m in area_metrics(p.area, p.kind)
+                         if m.field not in by_name)]
+    missing = next((n for n in p.fields if n not in known), None)
+    if missing is not None:
+        what = f"{p.area} {p.kind} '{p.device}'" if p.kind else f"{p.area} totals"
+        raise bad_param("fields", f"{what} has no field '{missing[:64]}'; known: "
+                        f"{listing(known, 64)}")
+    return [by_name[n] for n in p.fields if n in by_name]
+
+
+def _resolve_all(p: SeriesParams, names: Sequence[str]) -> list[Field]:
     held = set(names)
     metrics = area_metrics(p.area, p.kind)
     if p.kind is None:
@@ -164,7 +202,7 @@ def cache_key(store: Store, p: SeriesParams, now: float) -> tuple[object, ...]:
     k = _tier_index(store, p, now)
     step = store.tiers[k].step
     per, lo, hi = buckets(p.start, p.end, p.points, step)
-    return (p.area, p.kind, p.device, p.format, k, per, lo, hi,
+    return (p.area, p.kind, p.device, p.format, p.fields, k, per, lo, hi,
             getattr(store, "last_time", None))
 
 

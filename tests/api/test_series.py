@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pytest
 
-from sysmond.api.series import json_array, rounded
+from sysmond.api.series import SeriesParams, json_array, resolve, rounded
 from sysmond.metrics import METRICS
 
 from .conftest import GAP, NOW, TIERS, value_at
@@ -67,6 +67,40 @@ async def test_one_core_is_chosen_with_core_and_keeps_its_field_name(client):
 async def test_a_device_parameter_selects_that_kind_of_field(client, query, fields):
     doc = await get_json(client, f"/api/v1/metrics/{query}")
     assert set(doc["series"]) == fields
+
+
+async def test_fields_answers_only_those_in_the_order_given(client):
+    whole = await get_json(client, "/api/v1/metrics/cpu?range=10m")
+    doc = await get_json(client, "/api/v1/metrics/cpu?range=10m"
+                                 "&fields=iowait_percent,usage_percent")
+    assert list(doc["series"]) == ["iowait_percent", "usage_percent"]
+    assert list(doc["units"]) == ["iowait_percent", "usage_percent"]
+    assert doc["timestamps"] == whole["timestamps"]
+    for f in doc["series"]:
+        assert doc["series"][f] == whole["series"][f]
+    one = await get_json(client, "/api/v1/metrics/network?interface=eth0&range=10m"
+                                 "&fields=bytes_recv_per_sec")
+    assert list(one["series"]) == ["bytes_recv_per_sec"]
+    r = await client.get("/api/v1/metrics/cpu?range=10m&fields=usage_percent&format=csv")
+    header = (await r.text()).splitlines()[0]
+    assert header == "timestamp,time,usage_percent_avg,usage_percent_min,usage_percent_max"
+
+
+async def test_an_unknown_field_is_a_400_listing_the_known_ones(client):
+    r = await client.get("/api/v1/metrics/memory?fields=percent,swap_pct")
+    assert r.status == 400
+    body = await r.json()
+    assert body["error"] == "invalid parameter 'fields'"
+    assert "memory totals has no field 'swap_pct'" in body["detail"]
+    assert "swap_percent" in body["detail"] and "available" in body["detail"]
+
+
+def test_a_known_field_not_recorded_yet_is_left_out_not_refused():
+    p = SeriesParams("cpu", None, None, NOW - 60, NOW, 10, None, "json",
+                     ("usage_percent", "iowait_percent"))
+    assert resolve(p, []) == []  # a store with nothing yet: as without `fields`
+    held = resolve(p, ["cpu.iowait_percent"])
+    assert [f.name for f in held] == ["iowait_percent"]
 
 
 async def test_disk_totals_hold_both_mount_and_io_fields(client):

@@ -123,9 +123,11 @@ async def test_seven_days_asks_the_api_for_the_coarser_tier(dashboard: Dashboard
     assert asked, page.requests[seen:]
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(asked[-1]).query)
     assert query["range"] == ["7d"]
+    assert query["fields"] == ["usage_percent"]  # only what the chart draws
     with urllib.request.urlopen(asked[-1], timeout=10) as r:
         answer = json.load(r)
     assert answer["tier"] == "1m"  # the finest default tier that keeps 7 days
+    assert list(answer["series"]) == ["usage_percent"]
     # Zooming in refetches the visible span with start/end, from a finer tier.
     seen = len(page.requests)
     await page.eval("""(() => { const now = Date.now() / 1000;
