@@ -112,6 +112,25 @@ async def test_live_mode_appends_points_each_interval_and_stays_bounded(
     assert page.errors == []
 
 
+async def test_a_hidden_tab_stops_drawing_and_catches_up_when_shown(
+        dashboard: Dashboard, browser: Browser) -> None:
+    page = await open_dashboard(browser, dashboard.url)
+    trace = "document.getElementById('chart-cpu').data.at(-1)"
+    await page.eval("""(() => { window.hide = true;
+      Object.defineProperty(document, 'hidden', {configurable: true, get: () => window.hide});
+      document.dispatchEvent(new Event('visibilitychange')); })()""")
+    drawn = await page.eval(f"{trace}.x.at(-1)")
+    sample = await page.eval("window.sysmond.state.lastSample")
+    # Three new samples reach the page (its numbers stay live) and none is drawn.
+    await page.wait_for(f"window.sysmond.state.lastSample >= {sample} + 3", 15, "3 samples")
+    assert await page.eval(f"{trace}.x.at(-1)") == drawn
+    seen = len(page.requests)
+    await page.eval("window.hide = false; document.dispatchEvent(new Event('visibilitychange'))")
+    await page.wait_for(f"{trace}.x.at(-1) > {json.dumps(drawn)}", 10, "the chart to catch up")
+    assert any("/api/v1/metrics/cpu?" in u for u in page.requests[seen:])  # refetched
+    assert page.errors == []
+
+
 async def test_seven_days_asks_the_api_for_the_coarser_tier(dashboard: Dashboard,
                                                             browser: Browser) -> None:
     page = await open_dashboard(browser, dashboard.url)

@@ -261,7 +261,9 @@ async function tick() {
   try {
     const c = await loadCurrent();
     const t = Date.parse(c.timestamp) / 1000;
-    if (isLive() && t > state.lastT && state.lastT > 0) {
+    // A hidden tab (a dashboard left open for days) skips the drawing, the costly
+    // part of a tick; it refetches its window when shown again.
+    if (isLive() && t > state.lastT && state.lastT > 0 && !document.hidden) {
       state.lastT = t;
       for (const [k, chart] of Object.entries(charts)) chart.extend(t, liveValues(k, c), chart.maxPoints);
     }
@@ -323,6 +325,7 @@ function controls() {
     th.addEventListener('click', () => { state.sort = th.dataset.sort; loadProcesses().catch(report); });
   }
   setInterval(showHealth, 1000);
+  document.addEventListener('visibilitychange', () => { if (!document.hidden && isLive()) loadAll(); });
 }
 
 function main() {
