@@ -8,7 +8,7 @@ in the directory part (`static/3f2a.../app.js`) versions every nested import too
 the browser may keep them for a year (`immutable`) and an upgrade is picked up at the
 next page load. `/` itself is small and always revalidated (ETag).
 
-Compression: Plotly (1.3 MB) ships with a pre-compressed `plotly.min.js.gz` beside it,
+Compression: Plotly (1.2 MB) ships with a pre-compressed `plotly.min.js.gz` beside it,
 served by aiohttp's FileResponse (sendfile, no CPU, no memory held); the small files of
 our own are gzipped once, on first request, and kept in memory (tens of kB).
 """
