@@ -20,6 +20,8 @@ dashboard:
   off before the live run: while on, it keeps a copy of every response for its
   panel, memory of the tool rather than of the page. `js_heap_peak_mb` and
   `js_heap_end_mb` are as measured.
+- `live_main_thread_ms_per_s`: after the live run, how many milliseconds a second
+  the page's main thread is busy in live mode (Chromium's TaskDuration over 60 s).
 
 Targets: ready <= 1000 ms on loopback, heap growth over the live run <= 10 %.
 
@@ -48,10 +50,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sysmond.store import Store
 from tests.daemon_helpers import DaemonProcess as Dashboard
-from tests.web.cdp import Browser, chromium_path
+from tests.web.cdp import Browser, Page, chromium_path
 
 CORES, DISKS, NICS = 4, ("sda", "sdb"), ("eth0", "eth1")
 WARMUP = 60.0  # seconds of live mode before the heap baseline
+CPU_WINDOW = 60.0  # seconds of live mode over which the main thread's share is taken
 
 
 def series_names() -> list[str]:
@@ -102,6 +105,21 @@ async def cold_load(url: str) -> tuple[float, int]:
         return await page.eval("window.sysmond.readyMs"), page.bytes_received
 
 
+async def main_thread_share(page: Page, seconds: float) -> float:
+    """Milliseconds per second the page's main thread spent in tasks (script, style,
+    layout, paint, GC) over `seconds` of live mode, from Chromium's own counters;
+    no heap sampling runs meanwhile (its forced collections would count)."""
+    await page.send("Performance.enable")
+
+    async def task_s() -> float:
+        metrics = (await page.send("Performance.getMetrics"))["metrics"]
+        return next(m["value"] for m in metrics if m["name"] == "TaskDuration")
+
+    t0, busy0 = time.perf_counter(), await task_s()
+    await asyncio.sleep(seconds)
+    return 1000 * (await task_s() - busy0) / (time.perf_counter() - t0)
+
+
 async def measure(url: str, live: float, warmup: float, loads: int) -> dict[str, float]:
     readies = []
     for _ in range(loads):
@@ -141,6 +159,9 @@ async def measure(url: str, live: float, warmup: float, loads: int) -> dict[str,
             samples.append((time.perf_counter() - t_live, await page.heap_mb()))
         now_last = await page.eval("document.getElementById('chart-cpu').data.at(-1).x.at(-1)")
         assert now_last != last, "live mode did not append"
+        busy = await main_thread_share(page, CPU_WINDOW)
+        print(f"live mode: the page's main thread busy {busy:.1f} ms a second "
+              f"(over {CPU_WINDOW:.0f} s)")
         heap1 = samples[-1][1]
         peak = max(h for _, h in samples)
         # Growth per 10 minutes: the least-squares slope over the second half of the
@@ -163,6 +184,7 @@ async def measure(url: str, live: float, warmup: float, loads: int) -> dict[str,
                 "js_heap_peak_mb": round(peak, 2),
                 "js_heap_mb": round(heap0 + growth, 2),
                 "heap_growth_pct": round(100.0 * growth / heap0, 2),
+                "live_main_thread_ms_per_s": round(busy, 1),
                 "live_seconds": live, "warmup_seconds": warmup,
                 "console_errors": len(page.errors)}
 
