@@ -179,6 +179,29 @@ async def test_a_phone_width_in_dark_mode_needs_no_sideways_scrolling(
         assert page.errors == []
 
 
+async def test_a_chart_out_of_view_keeps_live_points_and_draws_them_when_scrolled_to(
+        dashboard: Dashboard) -> None:
+    async with Browser(width=390, height=844) as phone:  # one column: net is far below
+        page = await phone.new_page()
+        await page.goto(dashboard.url)
+        await page.wait_for("window.sysmond.ready", 30, "every chart to draw")
+        cpu, net = ("document.getElementById('chart-%s').data.at(-1).x.at(-1)" % k
+                    for k in ("cpu", "net"))
+        net0 = await page.eval(net)
+        cpu0 = await page.eval(cpu)
+        cpu1 = await page.wait_for(f"(x => x > {json.dumps(cpu0)} && x)({cpu})", 10, "a point")
+        await page.wait_for(f"{cpu} > {json.dumps(cpu1)}", 10, "another cpu point")
+        assert await page.eval(net) == net0  # not redrawn while out of view
+        assert await page.eval("document.getElementById('chart-net').getBoundingClientRect()"
+                               ".top > window.innerHeight + 100")
+        await page.eval("document.getElementById('chart-net').scrollIntoView()")
+        newest = await page.eval(cpu)
+        await page.wait_for(f"{net} >= {json.dumps(newest)}", 10, "the kept points drawn")
+        assert await page.eval("document.getElementById('chart-net').data.at(-1).x.length"
+                               ) <= 301
+        assert page.errors == []
+
+
 async def test_a_stopped_daemon_is_reported_unreachable_not_shown_as_live(
         tmp_path: Path, browser: Browser) -> None:
     d = Dashboard(tmp_path / "state")

@@ -56,11 +56,23 @@ export class TimeChart {
     this.drawn = false;
     this.layout = null;
     this.onZoom = onZoom;
+    // A chart scrolled out of view (most of them, on a phone) keeps its live points
+    // in `pending` and draws them in one go when it comes back into view: a redraw is
+    // most of what a live tick costs.
+    this.onScreen = true;
+    this.pending = null; // {idx, xs, ys, t, maxPoints}
+    if (window.IntersectionObserver) {
+      new IntersectionObserver((entries) => {
+        this.onScreen = entries.at(-1).isIntersecting;
+        if (this.onScreen) this.flush();
+      }, { rootMargin: '100px' }).observe(el);
+    }
   }
 
   /** Draw `series`: [{name, t: [unix s], avg, min, max, band}] over [start, end], or,
    *  with `live` (seconds), over a window of that length that `extend` moves along. */
   draw(series, { start = null, end = null, live = null } = {}) {
+    this.pending = null; // drawn from scratch: kept live points are in the new data
     const traces = [];
     this.index.clear();
     series.forEach((s, k) => {
@@ -141,6 +153,28 @@ export class TimeChart {
       }
     }
     if (!idx.length) return;
+    if (this.onScreen) { this.append(idx, xs, ys, t, maxPoints); return; }
+    let p = this.pending;
+    if (!p || p.idx.join() !== idx.join()) {
+      p = this.pending = { idx, xs: idx.map(() => []), ys: idx.map(() => []) };
+    }
+    idx.forEach((_, k) => {
+      p.xs[k].push(xs[k][0]);
+      p.ys[k].push(ys[k][0]);
+      if (p.xs[k].length > maxPoints) { p.xs[k].shift(); p.ys[k].shift(); }
+    });
+    p.t = t;
+    p.maxPoints = maxPoints;
+  }
+
+  /** Draw the points kept while the chart was out of view. */
+  flush() {
+    const p = this.pending;
+    this.pending = null;
+    if (p) this.append(p.idx, p.xs, p.ys, p.t, p.maxPoints);
+  }
+
+  append(idx, xs, ys, t, maxPoints) {
     if (this.live && t >= this.liveEnd) {
       this.moving = true; // our own relayout: not a zoom
       Plotly.relayout(this.el, { 'xaxis.range': this.liveRange(t) })
