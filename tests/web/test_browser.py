@@ -185,7 +185,7 @@ async def test_a_chart_out_of_view_keeps_live_points_and_draws_them_when_scrolle
         page = await phone.new_page()
         await page.goto(dashboard.url)
         await page.wait_for("window.sysmond.ready", 30, "every chart to draw")
-        cpu, net = ("document.getElementById('chart-%s').data.at(-1).x.at(-1)" % k
+        cpu, net = (f"document.getElementById('chart-{k}').data.at(-1).x.at(-1)"
                     for k in ("cpu", "net"))
         net0 = await page.eval(net)
         cpu0 = await page.eval(cpu)
