@@ -29,6 +29,7 @@ from sysmond.api.params import (
 )
 from sysmond.config import LimitsConfig, TierConfig
 from sysmond.metrics import BY_SERIES, METRICS, Metric, split_series
+from sysmond.store.read import buckets
 
 if TYPE_CHECKING:
     from sysmond.store import QueryResult, Store
@@ -196,27 +197,14 @@ def answer(store: Store, p: SeriesParams, now: float, limits: LimitsConfig) -> b
 
 def cache_key(store: Store, p: SeriesParams, now: float) -> tuple[object, ...]:
     """What makes two requests' answers equal: the same fields, tier and buckets over
-    the same stored data (`last_time` moves on with every tick). The buckets are
-    computed as `Store.query` computes them (a test holds the two together). A hundred
-    dashboards asking for the last hour within the same bucket then cost one query."""
+    the same stored data (`last_time` moves on with every tick), the buckets being
+    the store's own (`sysmond.store.read.buckets`). A hundred dashboards asking for the
+    last hour within the same bucket then cost one query."""
     k = _tier_index(store, p, now)
     step = store.tiers[k].step
     per, lo, hi = buckets(p.start, p.end, p.points, step)
     return (p.area, p.kind, p.device, p.format, p.fields, k, per, lo, hi,
             getattr(store, "last_time", None))
-
-
-def buckets(start: float, end: float, points: int, step: int) -> tuple[int, int, int]:
-    """Return (rows per point, first bucket, last bucket) of a query, as the store
-    aligns them: whole buckets, at most `points` of them."""
-    first, last = int(start // step) * step, int(end // step) * step
-    per = max(1, -(-((last - first) // step + 1) // points))
-    while True:
-        bucket = per * step
-        lo, hi = first // bucket * bucket, last // bucket * bucket
-        if (hi - lo) // bucket + 1 <= points:
-            return per, lo, hi
-        per += 1
 
 
 def _tier_index(store: Store, p: SeriesParams, now: float) -> int:

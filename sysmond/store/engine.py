@@ -56,35 +56,19 @@ from sysmond.store.catalog import (
     read_writer_state,
     write_atomic,
 )
-from sysmond.store.consolidate import Merged, merge_values, merge_weighted
+from sysmond.store.consolidate import merge_values, merge_weighted
 from sysmond.store.ladder import ladder_problems
-from sysmond.store.tier import NAN32, ColumnSelector, Ring, column_selector
+from sysmond.store.read import QueryResult, buckets, read_buckets
+from sysmond.store.tier import NAN32, Ring, column_selector
 
 log = logging.getLogger(__name__)
 
 SPARE_WIDTH = 16
 LOCK = "lock"
-# Queries merge straight from the mapped rows when they select at least this many
-# columns of a segment (and copy the cells out first when fewer).
-IN_PLACE_COLUMNS = 16
 # Seconds of data the writer may write past its last flush before it records a new
 # lease in writer.json (a flush every `flush_interval` renews it; see `_reserve`); at
 # most an eighth of the raw ring.
 LEASE = 600
-
-
-class QueryResult(NamedTuple):
-    """Columnar answer of a query: one row of avg/min/max per name, NaN for gaps."""
-
-    tier: str
-    step: int  # seconds per point
-    start: int  # time of the first point
-    end: int  # end of the last point's interval (exclusive)
-    timestamps: np.ndarray  # int64, start of each point's interval
-    names: tuple[str, ...]
-    avg: np.ndarray  # float64[len(names), points]
-    min: np.ndarray
-    max: np.ndarray
 
 
 class TierInfo(NamedTuple):
@@ -682,16 +666,9 @@ class Store:
                 raise QueryError(f"unknown tier {tier!r}; tiers are {', '.join(names_)}")
             k = names_.index(tier)
         step = self.tiers[k].step
-        first = int(start // step) * step
-        last = int(end // step) * step
-        per = max(1, -(-((last - first) // step + 1) // points))
-        while True:  # aligning to whole buckets can add one; never return more than asked
-            bucket = per * step
-            lo, hi = first // bucket * bucket, last // bucket * bucket
-            nb = (hi - lo) // bucket + 1
-            if nb <= points:
-                break
-            per += 1
+        per, lo, hi = buckets(start, end, points, step)
+        bucket = per * step
+        nb = (hi - lo) // bucket + 1
         avg = np.full((len(names), nb), np.nan)
         mn = np.full((len(names), nb), np.nan)
         mx = np.full((len(names), nb), np.nan)
@@ -712,7 +689,7 @@ class Store:
                 if span is None:
                     continue
                 a, b = span
-            b0, pa, pmn, pmx = _read_buckets(ring, a, b, cols, per, raw=k == 0)
+            b0, pa, pmn, pmx = read_buckets(ring, a, b, cols, per, raw=k == 0)
             at = (b0 - lo) // bucket
             avg[out_idx, at:at + pa.shape[0]] = pa.T
             mn[out_idx, at:at + pa.shape[0]] = pmn.T
@@ -791,102 +768,6 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _read_buckets(ring: Ring, first: int, last: int, cols: ColumnSelector, per: int, *,
-                  raw: bool) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """Read rows [first, last] of `ring` and merge them `per` rows to a bucket (buckets
-    aligned to multiples of per x step). Return the first bucket's time and avg/min/max
-    shaped (buckets, columns).
-
-    Whole buckets that do not cross the end of the ring are merged straight from the
-    mapped rows when every row is data (no copy); partial buckets at either end, a
-    bucket across the end of the ring, and any run with a gap are read (copied, gaps
-    masked) and merged on their own.
-    """
-    step = ring.step
-    bucket = per * step
-    b0 = first // bucket * bucket
-    if per == 1:
-        _, *planes = ring.read(first, (last - first) // step + 1, cols)
-        if raw:
-            return b0, planes[0], planes[0], planes[0]
-        return b0, planes[0], planes[1], planes[2]
-    bl = last // bucket * bucket
-    pieces: list[tuple[int, int, bool]] = []  # (first, last, whole buckets within a lap)
-    if b0 == bl:
-        pieces.append((first, last, False))
-    else:
-        body_first = first
-        if first != b0:
-            pieces.append((first, b0 + bucket - step, False))
-            body_first = b0 + bucket
-        whole_last = last == bl + bucket - step
-        body_last = last if whole_last else bl - step
-        if body_last >= body_first:
-            pieces += _split_at_ring_end(ring, body_first, body_last, bucket)
-        if not whole_last:
-            pieces.append((bl, last, False))
-    out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    # In place only for a wide selection: a few columns are cheaper to copy out of
-    # their rows than to reduce through strided views.
-    wide = (len(range(*cols.indices(ring.width))) if isinstance(cols, slice)
-            else len(cols)) >= IN_PLACE_COLUMNS
-    for a, b, whole in pieces:
-        n = (b - a) // step + 1
-        merged = _merge_mapped(ring, a, n, cols, per, raw) if whole and wide else None
-        if merged is None:
-            _, *planes = ring.read(a, n, cols)
-            pad_front = (a - a // bucket * bucket) // step
-            pad_back = (-(pad_front + n)) % per
-            if pad_front or pad_back:
-                planes = [np.pad(p, ((pad_front, pad_back), (0, 0)),
-                                 constant_values=0 if p.dtype.kind == "u" else np.nan)
-                          for p in planes]
-            merged = _merge(planes, per, raw)
-        out.append((merged.avg, merged.min, merged.max))
-    return (b0, *(np.concatenate([o[i] for o in out]) for i in range(3)))
-
-
-def _split_at_ring_end(ring: Ring, first: int, last: int,
-                       bucket: int) -> list[tuple[int, int, bool]]:
-    """Split whole buckets [first, last] where the ring wraps: the runs on either side
-    can be merged in place, a bucket straddling the wrap is read on its own."""
-    lap = ring.retention
-    if (last - first) // ring.step + 1 > ring.nrows:
-        return [(first, last, False)]  # longer than a lap: a sparse read
-    wrap = (first // lap + 1) * lap
-    if wrap > last:
-        return [(first, last, True)]
-    cut = wrap // bucket * bucket
-    if cut == wrap:
-        return [(first, wrap - ring.step, True), (wrap, last, True)]
-    pieces = []
-    if cut > first:
-        pieces.append((first, cut - ring.step, True))
-    pieces.append((cut, cut + bucket - ring.step, False))
-    if cut + bucket <= last:
-        pieces.append((cut + bucket, last, True))
-    return pieces
-
-
-def _merge(planes: Sequence[np.ndarray], per: int, raw: bool) -> Merged:
-    shape = (planes[0].shape[0] // per, per, planes[0].shape[1])
-    if raw:
-        return merge_values(planes[0].reshape(shape))
-    a, lo, hi, cov = (p.reshape(shape) for p in planes)
-    return merge_weighted(a, lo, hi, cov, fmt.COV_SCALE)
-
-
-def _merge_mapped(ring: Ring, first: int, n: int, cols: ColumnSelector, per: int,
-                  raw: bool) -> Merged | None:
-    """Merge rows [first, first + n) straight from the mapping, or None if they cross
-    the end of the ring or a row is not data (before or after the merge)."""
-    views = ring.views(first, n, cols)
-    if views is None or not ring.all_data(first, n):
-        return None
-    merged = _merge(views if not raw else views[:1], per, raw)
-    return merged if ring.all_data(first, n) else None
 
 
 def _ladder_text(tiers: Sequence[TierConfig]) -> str:

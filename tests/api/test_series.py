@@ -174,9 +174,9 @@ def test_the_test_ladder_is_what_the_assertions_assume():
     assert [t.name for t in TIERS] == ["raw", "5m", "1h"]
 
 
-def test_the_answer_cache_aligns_buckets_exactly_as_the_store_does(store):
+def test_the_store_answers_with_the_buckets_the_cache_key_is_made_of(store):
     """The cache key must change whenever the store's answer could: same buckets."""
-    from sysmond.api.series import buckets
+    from sysmond.store.read import buckets
 
     rng = np.random.default_rng(7)
     names = ["cpu.usage_percent"]
