@@ -16,6 +16,10 @@ Time rules (documented in docs/storage.md):
   completed intervals are consolidated *before* the new sample is written, so a sample
   never overwrites a finer row that a pending coarse row still needs.
 
+Here: opening, allocation of columns, appends, durability and upkeep. Rings are
+tier.py, coarse rows rollup.py (with consolidate.py's arithmetic), and reads of a
+ring into buckets read.py.
+
 Durability (see `_reserve`): writer.json records `flushed` (every row up to it is on
 disk) and `lease` (the writer never writes a raw row past it without recording a new
 lease first). After a power cut the slots of (flushed, lease] are cleared, whichever lap
@@ -56,10 +60,10 @@ from sysmond.store.catalog import (
     read_writer_state,
     write_atomic,
 )
-from sysmond.store.consolidate import merge_values, merge_weighted
 from sysmond.store.ladder import ladder_problems
 from sysmond.store.read import QueryResult, buckets, read_buckets
-from sysmond.store.tier import NAN32, Ring, column_selector
+from sysmond.store.rollup import consolidate_tier
+from sysmond.store.tier import NAN32, Ring, Segment, column_selector
 
 log = logging.getLogger(__name__)
 
@@ -92,17 +96,6 @@ class StoreInfo(NamedTuple):
     dropped: int
 
 
-class _Segment:
-    def __init__(self, entry: SegmentEntry, rings: list[Ring]) -> None:
-        self.id = entry.id
-        self.columns = entry.columns
-        self.rings = rings
-
-    @property
-    def width(self) -> int:
-        return len(self.columns)
-
-
 def ring_name(segment: int, tier: str) -> str:
     return f"s{segment:04d}-{tier}.ring"
 
@@ -124,10 +117,10 @@ class Store:
         self.recovered: list[str] = []
         self._catalog = catalog
         self._catalog_mtime = 0.0
-        self._segments: list[_Segment] = []
+        self._segments: list[Segment] = []
         self._index: dict[str, tuple[int, int]] = {}
         self._plan_keys: tuple[str, ...] | None = None
-        self._plan: list[tuple[_Segment, np.ndarray, np.ndarray]] = []
+        self._plan: list[tuple[Segment, np.ndarray, np.ndarray]] = []
         self._lock_fd: int | None = None
         self.last_time: int | None = None
         self._pending: list[int] = [0] * len(self.tiers)
@@ -247,7 +240,7 @@ class Store:
                     fmt.create(file, want)
                     header = want
                 rings.append(Ring(file, header, writable=not self.readonly))
-            segments.append(_Segment(entry, rings))
+            segments.append(Segment(entry, rings))
         self._segments = segments
         self._index = {name: (si, ci) for si, seg in enumerate(segments)
                        for ci, name in enumerate(seg.columns) if name}
@@ -415,7 +408,7 @@ class Store:
             raise StoreError(f"{self.path}: store is open read-only")
 
     def _plan_for(self, values: Mapping[str, float], at: int) -> list[
-            tuple[_Segment, np.ndarray, np.ndarray]]:
+            tuple[Segment, np.ndarray, np.ndarray]]:
         """Return, per segment, where each of `values` (to be written at `at`) goes
         (cached while the set of names stays the same, which is nearly every tick)."""
         keys = tuple(values)
@@ -465,12 +458,12 @@ class Store:
             index[name] = (si, ci)
         entries = [SegmentEntry(seg.id, cols) for seg, cols in zip(segments, columns)]
         rest = names[len(taken):]
-        added: _Segment | None = None
+        added: Segment | None = None
         if rest:
             width = len(rest) if not segments else max(len(rest), SPARE_WIDTH)
             seg_id = max((s.id for s in segments), default=-1) + 1
             entry = SegmentEntry(seg_id, rest + [""] * (width - len(rest)))
-            added = _Segment(entry, self._create_rings(seg_id, width, len(rest)))
+            added = Segment(entry, self._create_rings(seg_id, width, len(rest)))
             entries.append(entry)
             for ci, name in enumerate(rest):
                 index[name] = (len(segments), ci)
@@ -488,7 +481,7 @@ class Store:
                 for plane in ring.planes:
                     plane[:, ci] = 0 if plane.dtype.kind == "u" else NAN32
             log.info("series %s aged out; its column now holds %s", old, name)
-        new_segments = [_Segment(e, seg.rings) for e, seg in zip(entries, segments)]
+        new_segments = [Segment(e, seg.rings) for e, seg in zip(entries, segments)]
         if added is not None:
             new_segments.append(added)
         self._catalog = catalog
@@ -546,20 +539,9 @@ class Store:
             self._pending[k] = current
 
     def _consolidate_tier(self, k: int, first: int, stop: int,
-                          segments: list[_Segment] | None = None) -> None:
-        """Consolidate the intervals [first, stop) of tier k that have finer data (in
-        every segment, or only `segments`)."""
-        segments = self._segments if segments is None else segments
-        fine, coarse = self.tiers[k - 1], self.tiers[k]
-        ratio = coarse.step // fine.step
-        # After downtime or at start, only the intervals the finer ring has rows for.
-        runs = ([(first, 1)] if stop - first == 1
-                else self._runs_with_data(k - 1, first, stop, segments))
-        per_read = max(1, self.tiers[k - 1].rows // ratio)
-        for begin, count in runs:
-            for at in range(begin, begin + count, per_read):
-                self._consolidate_run(k, at, min(per_read, begin + count - at), ratio,
-                                      segments)
+                          segments: list[Segment] | None = None) -> None:
+        consolidate_tier(self.tiers, self._segments if segments is None else segments,
+                         k, first, stop, xff=self.xff, sample_interval=self.sample_interval)
 
     def _catch_up(self) -> None:
         """A writer killed inside a consolidation may have written an interval's coarse
@@ -574,53 +556,6 @@ class Store:
                 first = last // step + 1 if last is not None else 0
                 if first < self._pending[k]:
                     self._consolidate_tier(k, first, self._pending[k], [seg])
-
-    def _runs_with_data(self, k: int, first: int, stop: int,
-                        segments: list[_Segment]) -> list[tuple[int, int]]:
-        """Runs (first interval, count) of tier k+1's intervals in [first, stop) that
-        hold at least one data row of tier k. Intervals older than one lap of tier k+1
-        count too (after a long downtime): tier k+2 still needs them."""
-        coarse = self.tiers[k + 1]
-        times: list[np.ndarray] = []
-        for seg in segments:
-            t, ok = seg.rings[k]._stamps()
-            times.append(t[ok])
-        if not times:
-            return []
-        intervals = np.unique(np.concatenate(times) // coarse.step)
-        intervals = intervals[(intervals >= first) & (intervals < stop)]
-        if not len(intervals):
-            return []
-        breaks = np.nonzero(np.diff(intervals) != 1)[0] + 1
-        return [(int(run[0]), len(run)) for run in np.split(intervals, breaks)]
-
-    def _consolidate_run(self, k: int, first: int, n: int, ratio: int,
-                         segments: list[_Segment]) -> None:
-        fine, coarse = self.tiers[k - 1], self.tiers[k]
-        start = first * coarse.step
-        stamps = start + np.arange(n, dtype=np.int64) * coarse.step
-        unit = self.sample_interval if k == 1 else fine.step
-        for seg in segments:
-            valid, *planes = seg.rings[k - 1].read(start, n * ratio, slice(None))
-            if not valid.any():
-                continue
-            shape = (n, ratio, seg.width)
-            if k == 1:
-                merged = merge_values(planes[0].reshape(shape))
-            else:
-                avg, mn, mx, cov = (p.reshape(shape) for p in planes)
-                merged = merge_weighted(avg, mn, mx, cov, fmt.COV_SCALE)
-            cover = np.minimum(merged.known * (unit / coarse.step), 1.0)
-            ok = cover >= self.xff - 1e-9
-            rows = ok.any(axis=1)
-            if not rows.any():
-                continue
-            ok = ok[rows]
-            avg = np.where(ok, merged.avg[rows], np.nan).astype(np.float32)
-            mn = np.where(ok, merged.min[rows], np.nan).astype(np.float32)
-            mx = np.where(ok, merged.max[rows], np.nan).astype(np.float32)
-            cov = np.where(ok, np.rint(cover[rows] * fmt.COV_SCALE), 0).astype(np.uint16)
-            seg.rings[k].write_many(stamps[rows], avg, mn, mx, cov)
 
     # --- reading -----------------------------------------------------------------------
 

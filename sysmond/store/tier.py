@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from sysmond.store import format as fmt
+from sysmond.store.catalog import SegmentEntry
 
 NAN32 = np.float32("nan")
 ColumnSelector = slice | np.ndarray
@@ -243,3 +244,16 @@ class Ring:
     def close(self) -> None:
         """Drop the mapping; numpy unmaps when the last view goes."""
         del self.t, self.planes, self._mm
+
+
+class Segment:
+    """A group of series (columns) and its rings, one per tier, finest first."""
+
+    def __init__(self, entry: SegmentEntry, rings: list[Ring]) -> None:
+        self.id = entry.id
+        self.columns = entry.columns
+        self.rings = rings
+
+    @property
+    def width(self) -> int:
+        return len(self.columns)
