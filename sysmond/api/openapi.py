@@ -62,7 +62,8 @@ def _series_op(area: str, cfg: Config) -> Doc:
                      {"type": "string", "enum": list(FORMATS), "default": "json"}),
               _param("fields", "Only these fields, comma-separated, in this order "
                      "(default: all of them).",
-                     {"type": "string", "pattern": r"^[a-z0-9_]+(,[a-z0-9_]+)*$",
+                     {"type": "string",
+                      "pattern": r"^[A-Za-z0-9_.:-]{1,128}(,[A-Za-z0-9_.:-]{1,128}){0,63}$",
                       "example": "usage_percent,iowait_percent"})]
     kinds = device_kinds(area)
     for kind in kinds:

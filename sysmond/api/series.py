@@ -42,7 +42,9 @@ AREAS = ("cpu", "memory", "disk", "network")
 TIME_PARAMS = ("start", "end", "range", "points", "tier", "format")
 FORMATS = ("json", "csv")
 DEFAULT_POINTS = 1000
-_FIELD = re.compile(r"[a-z0-9_]{1,64}")
+# Catalogue fields are [a-z0-9_]; a total the store holds outside the catalogue may be
+# any series name's tail, so the pattern is wider.
+_FIELD = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _MAX_FIELDS = 64
 
 
@@ -82,8 +84,8 @@ def parse_fields(text: str) -> tuple[str, ...]:
         raise bad_param("fields", f"at most {_MAX_FIELDS} names, got {len(names)}")
     for name in names:
         if not _FIELD.fullmatch(name):
-            raise bad_param("fields", f"expected comma-separated field names (a-z, 0-9, _), "
-                            f"got {name[:70]!r}")
+            raise bad_param("fields", "expected comma-separated field names (letters, "
+                            f"digits, _ . : -), got {name[:70]!r}")
     dup = next((n for i, n in enumerate(names) if n in names[:i]), None)
     if dup is not None:
         raise bad_param("fields", f"'{dup}' is named twice")
@@ -144,7 +146,8 @@ def resolve(p: SeriesParams, names: Sequence[str]) -> list[Field]:
                          if m.field not in by_name)]
     missing = next((n for n in p.fields if n not in known), None)
     if missing is not None:
-        what = f"{p.area} {p.kind} '{p.device}'" if p.kind else f"{p.area} totals"
+        device = (p.device or "")[:80]
+        what = f"{p.area} {p.kind} '{device}'" if p.kind else f"{p.area} totals"
         raise bad_param("fields", f"{what} has no field '{missing[:64]}'; known: "
                         f"{listing(known, 64)}")
     return [by_name[n] for n in p.fields if n in by_name]

@@ -274,7 +274,8 @@ async function tick() {
     if (!historical()) loadProcesses().catch(report);
   }
   if (ticks % (every * 2) === 0) loadAlerts().catch(report);
-  if (!isLive() && !historical() && ticks % Math.max(1, Math.round(60 / state.interval)) === 0) loadAll();
+  if (!isLive() && !historical() && !document.hidden &&
+      ticks % Math.max(1, Math.round(60 / state.interval)) === 0) loadAll();
   setTimeout(tick, nextDelay());
 }
 
@@ -325,7 +326,15 @@ function controls() {
     th.addEventListener('click', () => { state.sort = th.dataset.sort; loadProcesses().catch(report); });
   }
   setInterval(showHealth, 1000);
-  document.addEventListener('visibilitychange', () => { if (!document.hidden && isLive()) loadAll(); });
+  // Back in view after missing at least a point: refetch the window (not after a
+  // glance at another tab, nor for a range that ended in the past).
+  let hiddenAt = null;
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden) { hiddenAt = Date.now(); return; }
+    const missed = hiddenAt !== null && Date.now() - hiddenAt > 1000 * state.interval;
+    hiddenAt = null;
+    if (missed && !historical()) loadAll();
+  });
 }
 
 function main() {

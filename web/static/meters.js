@@ -34,7 +34,8 @@ function gauge(title, value, present) {
   svg.append(node('svg:text', { x: 100, y: 92, class: 'value' }, shown ? `${value.toFixed(1)} %` : '–'));
   svg.append(node('svg:text', { x: 100, y: 122, class: 'title' }, present ? title : `${title} (none)`));
   const box = node('div', { role: 'meter', 'aria-label': title, 'aria-valuemin': 0,
-    'aria-valuemax': 100, 'aria-valuenow': shown ? value.toFixed(1) : 0 });
+    'aria-valuemax': 100 });
+  if (shown) box.setAttribute('aria-valuenow', value.toFixed(1)); // unknown: no value
   box.append(svg);
   return box;
 }
@@ -48,7 +49,8 @@ export class Gauges {
     if (key === this.key) return; // a redraw only when the shown number changes
     this.key = key;
     this.el.replaceChildren(gauge('memory', memPercent, true), gauge('swap', swapPercent, Boolean(swapTotal)));
-    this.drawn = Number.isFinite(memPercent);
+    this.drawn = true; // an unknown value is drawn too, as '–'
+
   }
 }
 
@@ -67,8 +69,9 @@ export class MountBars {
       const row = node('div', { class: 'mount' });
       row.append(node('span', { class: 'path', title: m }, m));
       const bar = node('div', { class: 'bar', role: 'meter', 'aria-label': `${m} used`,
-        'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': known ? percent.toFixed(1) : 0 });
+        'aria-valuemin': 0, 'aria-valuemax': 100 });
       if (known) {
+        bar.setAttribute('aria-valuenow', percent.toFixed(1));
         bar.append(node('i', { class: level(percent, 70, 85),
           style: `width: ${Math.max(0, Math.min(100, percent)).toFixed(1)}%` }));
       }
