@@ -126,7 +126,6 @@ class Daemon:
         self._runner: Any = None
         self.app_state: Any = None
         self._ready = False
-        self._last_processes: Any = None
         self._history_failing = False
         self.url: str | None = None
 
@@ -228,9 +227,7 @@ class Daemon:
             self._flush()
             self._last_flush = now
         self.stats.last_duration = now - t0
-        if sample.processes is not None:
-            self._last_processes = sample.processes
-        return Latest(sample, body, self.clock(), self._last_processes)
+        return Latest(sample, body, self.clock(), self.registry.last_processes)
 
     async def _shutdown(self) -> None:
         if self._runner is not None:

@@ -25,7 +25,6 @@ from aiohttp import web
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 STATIC_DIR = WEB_DIR / "static"
-INDEX = WEB_DIR / "index.html"
 # Replaced in index.html by the versioned static prefix, e.g. `static/3f2a9c0d1e2b`.
 STATIC_MARK = "{{STATIC}}"
 VERSION_LENGTH = 12

@@ -61,16 +61,13 @@ class AnswerCache:
     def __init__(self, entries: int = CACHE_ENTRIES) -> None:
         self._entries = entries
         self._items: OrderedDict[tuple[object, ...], asyncio.Future[bytes]] = OrderedDict()
-        self.hits = self.misses = 0
 
     async def get(self, key: tuple[object, ...],
                   compute: Callable[[], Awaitable[bytes]]) -> bytes:
         fut = self._items.get(key)
         if fut is not None:
-            self.hits += 1
             self._items.move_to_end(key)
             return await asyncio.shield(fut)
-        self.misses += 1
         fut = asyncio.get_running_loop().create_future()
         self._items[key] = fut
         while len(self._items) > self._entries:

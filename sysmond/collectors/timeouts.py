@@ -56,10 +56,6 @@ class DaemonPool:
                 except BaseException as exc:  # handed to the waiter, not lost
                     fut.set_exception(exc)
 
-    @property
-    def threads(self) -> int:
-        return self._threads
-
 
 class StuckGuard:
     """Keys whose call missed its deadline, with the still-running future."""
