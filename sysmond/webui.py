@@ -30,11 +30,12 @@ STATIC_MARK = "{{STATIC}}"
 VERSION_LENGTH = 12
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-# The dashboard talks only to its own origin; Plotly sets inline styles and draws
-# some markers from data: URLs.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
-       "object-src 'none'; base-uri 'self'; frame-ancestors 'self'")
+# The dashboard's policy (the API's middleware sets it on every HTML response too): its
+# own scripts, styles (Plotly sets inline styles and draws some markers from data:
+# URLs) and API calls only.
+HTML_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'")
 _MIN_GZIP = 512  # bytes; smaller bodies are not worth a Content-Encoding
 
 
@@ -102,7 +103,7 @@ class StaticFiles:
             self._index = _cache(text.replace(STATIC_MARK, self.prefix).encode(),
                                  "text/html; charset=utf-8")
         return _respond(request, self._index, REVALIDATE,
-                        {"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"})
+                        {"Content-Security-Policy": HTML_CSP, "Referrer-Policy": "no-referrer"})
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         version = request.match_info["version"]

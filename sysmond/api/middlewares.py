@@ -21,6 +21,7 @@ from sysmond.api.errors import ApiError
 from sysmond.api.ratelimit import RateLimiter, retry_after
 from sysmond.config import AuthConfig, LimitsConfig, ServerConfig
 from sysmond.errors import QueryError, StoreError
+from sysmond.webui import HTML_CSP
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +177,6 @@ def auth(authenticator: Authenticator, cfg: AuthConfig) -> Middleware:
 # --- response headers ----------------------------------------------------------------
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
-# The dashboard: its own scripts, styles (Plotly sets inline styles) and API calls only.
-HTML_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; "
-            "base-uri 'none'; form-action 'none'; object-src 'none'")
 
 
 def response_headers(cfg: ServerConfig) -> Callable[[web.Request, web.StreamResponse],
